@@ -1,0 +1,1 @@
+"""Record contracts: Avro schemas per topic (schemas/avro), ClickHouse migrations (schemas/clickhouse)."""

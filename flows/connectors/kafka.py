@@ -1,0 +1,172 @@
+"""Kafka source and sink for Bytewax, with drain-on-stop and counted delivery reports.
+
+The source assigns partitions itself (no consumer group), so Bytewax recovery snapshots hold the offsets; it is a
+small variant of ``bytewax.connectors.kafka.KafkaSource`` that can *drain*: end once it has read up to the end
+offsets observed when a stop was requested (or at start-up when ``tail`` is False).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from flows.connectors.stop import STOP
+from sinks.kafka import KafkaWriter, client_config
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaRecord:
+    """One consumed record."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    """One record to produce."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+class _Partition(StatefulSourcePartition[KafkaRecord, int]):
+    def __init__(
+        self,
+        config: dict[str, Any],
+        topic: str,
+        partition: int,
+        start: int,
+        resume: int | None,
+        batch_size: int,
+        tail: bool,
+    ) -> None:
+        self._consumer = Consumer(config)
+        self._topic = topic
+        self._partition = partition
+        low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        if resume is not None:
+            self._offset = resume
+        elif start == OFFSET_END:
+            self._offset = high
+        elif start == OFFSET_BEGINNING:
+            self._offset = low
+        else:
+            self._offset = max(start, low)
+        self._consumer.assign([TopicPartition(topic, partition, self._offset)])
+        self._batch_size = batch_size
+        self._drain_to: int | None = None if tail else high
+
+    def next_batch(self) -> list[KafkaRecord]:
+        if self._drain_to is None and STOP.is_set():
+            _, self._drain_to = self._consumer.get_watermark_offsets(
+                TopicPartition(self._topic, self._partition), timeout=10
+            )
+        if self._drain_to is not None and self._offset >= self._drain_to:
+            raise StopIteration
+        msgs = self._consumer.consume(self._batch_size, 0.05)
+        batch = []
+        for msg in msgs:
+            if msg.error() is not None:
+                continue  # transient broker errors: librdkafka retries; nothing was consumed
+            batch.append(
+                KafkaRecord(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value(), msg.timestamp()[1])
+            )
+            self._offset = msg.offset() + 1
+        return batch
+
+    def snapshot(self) -> int:
+        return self._offset
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class KafkaSource(FixedPartitionedSource[KafkaRecord, int]):
+    """Read a set of topics; every (topic, partition) is one Bytewax partition.
+
+    Args:
+        bootstrap: broker list.
+        topics: topics to read.
+        tail: keep waiting for new records (True) or end at the end offsets seen at start-up (False).
+        start: ``OFFSET_BEGINNING``, ``OFFSET_END`` or an absolute offset (ignored when resuming).
+        batch_size: most records per poll.
+        extra: extra librdkafka settings (security, tuning).
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Sequence[str],
+        tail: bool = True,
+        start: int = OFFSET_BEGINNING,
+        batch_size: int = 5000,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._topics = list(topics)
+        self._tail = tail
+        self._start = start
+        self._batch_size = batch_size
+        self._extra = extra or {}
+
+    def list_parts(self) -> list[str]:
+        admin = AdminClient(client_config(self._bootstrap, self._extra))
+        meta = admin.list_topics(timeout=10)
+        parts = []
+        for topic in self._topics:
+            tmeta = meta.topics.get(topic)
+            if tmeta is None or tmeta.error is not None:
+                continue  # a topic that does not exist yet has no partitions to read
+            parts.extend(f"{p}-{topic}" for p in sorted(tmeta.partitions))
+        return parts
+
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _Partition:
+        idx, topic = for_part.split("-", 1)
+        config = client_config(
+            self._bootstrap,
+            {
+                "group.id": "pulsearb-unused",  # offsets live in Bytewax snapshots, not in a group
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "fetch.wait.max.ms": 10,
+            },
+        )
+        config.update(self._extra)
+        return _Partition(config, topic, int(idx), self._start, resume_state, self._batch_size, self._tail)
+
+
+class _SinkPartition(StatelessSinkPartition[OutRecord]):
+    def __init__(self, bootstrap: str, extra: dict[str, Any]) -> None:
+        self.writer = KafkaWriter(bootstrap, extra)
+
+    def write_batch(self, items: list[OutRecord]) -> None:
+        for item in items:
+            self.writer.produce(item.topic, item.key, item.value)
+        # Delivered before the epoch (and the upstream offsets) can be committed: at-least-once.
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.flush()
+
+
+class KafkaSink(DynamicSink[OutRecord]):
+    """Produce :class:`OutRecord` items with an idempotent producer; each batch is flushed before it returns."""
+
+    def __init__(self, bootstrap: str, extra: dict[str, Any] | None = None) -> None:
+        self._bootstrap = bootstrap
+        self._extra = extra or {}
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _SinkPartition:
+        return _SinkPartition(self._bootstrap, self._extra)

@@ -1,0 +1,76 @@
+"""Run one flow spec as a Bytewax process: ``python -m flows.run --spec FILE --bootstrap HOST:PORT ...``.
+
+This is what ``pulsearb up`` and ``pulsearb flows deploy`` start for every process of every flow. SIGTERM/SIGINT
+stop it cleanly (sources finish, sinks flush). Errors a user can cause end in one line on stderr, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from flows.errors import PulsearbError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, build the flow and run it until it ends or is stopped."""
+    p = argparse.ArgumentParser(prog="python -m flows.run", description=__doc__)
+    p.add_argument("--spec", required=True, type=Path)
+    p.add_argument("--bootstrap", required=True)
+    p.add_argument("--store-dsn", default="")
+    p.add_argument("--relay-socket", default="")
+    p.add_argument("--recovery-dir", default="")
+    p.add_argument("--workers", type=int, default=0, help="workers per process (default: from the spec)")
+    p.add_argument("--process-id", type=int, default=None)
+    p.add_argument("--addresses", default="", help="semicolon-separated host:port of every process in the cluster")
+    p.add_argument("--epoch-interval", type=float, default=0.0, help="seconds (default: the spec's snapshot interval)")
+    args = p.parse_args(argv)
+
+    from flows.spec import load_spec
+
+    try:
+        spec = load_spec(args.spec)
+        logging.basicConfig(
+            level=os.environ.get("PULSEARB_LOG_LEVEL", spec.observability.log_level).upper(),
+            format='{"ts":"%(asctime)s","level":"%(levelname)s","flow":"' + spec.name + '","msg":%(message)r}',
+        )
+        from bytewax.recovery import RecoveryConfig, init_db_dir
+        from bytewax.run import cli_main
+
+        from flows.build import RunEnv, build
+        from flows.connectors.stop import install_signal_handlers
+
+        env = RunEnv(bootstrap=args.bootstrap, store_dsn=args.store_dsn, relay_socket=args.relay_socket)
+        flow = build(spec, env)
+        recovery = None
+        recovery_dir = args.recovery_dir or spec.recovery.directory
+        if recovery_dir:
+            path = Path(recovery_dir)
+            if not path.exists() or not any(path.iterdir()):
+                path.mkdir(parents=True, exist_ok=True)
+                init_db_dir(path, 1)
+            backup = timedelta(seconds=spec.recovery.backup_interval_s)
+            recovery = RecoveryConfig(path, backup_interval=backup)
+        install_signal_handlers()
+        epoch = timedelta(seconds=args.epoch_interval or spec.recovery.snapshot_interval_s)
+        addresses = args.addresses.split(";") if args.addresses else None
+        cli_main(
+            flow,
+            workers_per_process=args.workers or spec.resources.workers_per_process,
+            process_id=args.process_id,
+            addresses=addresses,
+            epoch_interval=epoch,
+            recovery_config=recovery,
+        )
+    except PulsearbError as exc:
+        print(f"pulsearb flow {args.spec}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

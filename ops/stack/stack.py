@@ -1,0 +1,135 @@
+"""Start, stop and inspect the whole local stack; its endpoints are recorded in ``<state>/stack.json``."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from flows.errors import StackError
+from ops.stack import process
+from ops.stack.broker import broker_spec
+from ops.stack.chain import chain_ready, chain_spec
+from sinks.clickhouse import default_dsn, session
+from sinks.migrate import migrate
+
+COMPONENTS = ("broker", "chain", "store")
+
+
+@dataclass(frozen=True, slots=True)
+class StackInfo:
+    """Endpoints of a running local stack."""
+
+    bootstrap: str | None
+    rpc_url: str | None
+    store_dsn: str
+    broker_pid: int | None = None
+    chain_pid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentStatus:
+    """Health of one component."""
+
+    name: str
+    running: bool
+    endpoint: str
+    pid: int | None
+    detail: str = ""
+
+
+def _info_path(state_dir: Path) -> Path:
+    return state_dir / "stack.json"
+
+
+def load_info(state_dir: Path) -> StackInfo | None:
+    """Return the recorded stack endpoints, or None when no stack was started here."""
+    try:
+        data = json.loads(_info_path(state_dir).read_text())
+    except (OSError, ValueError):
+        return None
+    return StackInfo(**data)
+
+
+def up(
+    state_dir: Path,
+    *,
+    broker: bool = True,
+    chain: bool = True,
+    store: bool = True,
+    block_time_s: float | None = None,
+) -> StackInfo:
+    """Start the requested components on free loopback ports (reusing ones already running); return endpoints.
+
+    Raises:
+        StackError: a component is missing or failed to start (one line naming the fix or the log file).
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    previous = load_info(state_dir)
+    bootstrap = rpc_url = None
+    broker_pid = chain_pid = None
+    if broker:
+        broker_pid = process.read_pid("broker", state_dir)
+        if broker_pid and previous and previous.bootstrap:
+            bootstrap = previous.bootstrap
+        else:
+            port = process.free_port()
+            broker_pid = process.start(broker_spec(port), state_dir)
+            bootstrap = f"127.0.0.1:{port}"
+    if chain:
+        chain_pid = process.read_pid("chain", state_dir)
+        if chain_pid and previous and previous.rpc_url and chain_ready(previous.rpc_url):
+            rpc_url = previous.rpc_url
+        else:
+            port = process.free_port()
+            chain_pid = process.start(chain_spec(port, block_time_s), state_dir)
+            rpc_url = f"http://127.0.0.1:{port}"
+    dsn = default_dsn(state_dir)
+    if store:
+        with session(dsn) as client:
+            migrate(client)
+    info = StackInfo(bootstrap, rpc_url, dsn, broker_pid, chain_pid)
+    _info_path(state_dir).write_text(json.dumps(asdict(info), indent=2))
+    return info
+
+
+def down(state_dir: Path) -> list[str]:
+    """Stop every running component; return the names of those stopped."""
+    stopped = [name for name in ("chain", "broker") if process.stop(name, state_dir)]
+    _info_path(state_dir).unlink(missing_ok=True)
+    return stopped
+
+
+def status(state_dir: Path) -> list[ComponentStatus]:
+    """Report each component's health."""
+    info = load_info(state_dir)
+    rows = []
+    pid = process.read_pid("broker", state_dir)
+    endpoint = info.bootstrap if info and info.bootstrap else "-"
+    up_ = bool(pid and info and info.bootstrap and process.port_open(int(info.bootstrap.rsplit(":", 1)[1])))
+    rows.append(ComponentStatus("broker", up_, endpoint, pid, "tansu, in-memory storage"))
+    pid = process.read_pid("chain", state_dir)
+    endpoint = info.rpc_url if info and info.rpc_url else "-"
+    up_ = bool(pid and info and info.rpc_url and chain_ready(info.rpc_url))
+    rows.append(ComponentStatus("chain", up_, endpoint, pid, "anvil, chain id 31337"))
+    dsn = info.store_dsn if info else default_dsn(state_dir)
+    path = Path(dsn.removeprefix("chdb://"))
+    rows.append(ComponentStatus("store", path.exists(), dsn, None, "embedded chdb (opened by its user process)"))
+    return rows
+
+
+def wait_for_broker(bootstrap: str, timeout_s: float = 10.0) -> None:
+    """Block until the broker accepts connections.
+
+    Raises:
+        StackError: it did not within ``timeout_s``.
+    """
+    host, port = bootstrap.rsplit(":", 1)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.port_open(int(port), host):
+            return
+        time.sleep(0.05)
+    msg = f"Kafka broker {bootstrap} is unreachable; check --bootstrap or start the stack with `pulsearb stack up`"
+    raise StackError(msg)

@@ -1,0 +1,145 @@
+"""Avro encoding of topic records with Avro single-object encoding (self-identifying payloads).
+
+Every payload is ``C3 01`` + the writer schema's CRC-64-AVRO fingerprint (8 bytes, little-endian) + the Avro
+binary body. A reader looks the fingerprint up among the topic's current schema and every earlier version kept in
+``schemas/avro/history/<schema>/vN.avsc``, and lets fastavro resolve writer -> reader, so old and new producers
+and consumers interoperate while the compatibility test holds.
+
+Raw on-chain amounts are Avro ``fixed(32)`` big-endian integers (``UInt256``, two's complement ``Int256``):
+:func:`u256`/:func:`i256` and their inverses convert at the record boundary.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+from flows.errors import SchemaError
+
+AVRO_DIR = Path(__file__).resolve().parent / "avro"
+HISTORY_DIR = AVRO_DIR / "history"
+MAGIC = b"\xc3\x01"
+_FP = struct.Struct("<Q")
+
+
+def schema_name_for_topic(topic: str) -> str:
+    """Map a topic to its schema file stem: every ``dlq.*`` topic shares ``dlq``."""
+    return "dlq" if topic.startswith("dlq.") else topic
+
+
+def u256(value: int) -> bytes:
+    """Encode a non-negative int as UInt256 (32 bytes, big-endian)."""
+    return value.to_bytes(32, "big")
+
+
+def from_u256(raw: bytes) -> int:
+    """Decode a UInt256."""
+    return int.from_bytes(raw, "big")
+
+
+def i256(value: int) -> bytes:
+    """Encode an int as Int256 (32 bytes, big-endian two's complement)."""
+    return value.to_bytes(32, "big", signed=True)
+
+
+def from_i256(raw: bytes) -> int:
+    """Decode an Int256."""
+    return int.from_bytes(raw, "big", signed=True)
+
+
+def _fingerprint(parsed: dict) -> int:
+    hex_fp = fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO")
+    return int.from_bytes(bytes.fromhex(hex_fp), "big")
+
+
+@dataclass(slots=True)
+class TopicCodec:
+    """Encoder/decoder for one schema (current version) that also reads every kept earlier version."""
+
+    name: str
+    schema: dict
+    fp: int
+    header: bytes
+    readers: dict[int, dict] = field(default_factory=dict)
+
+    def encode(self, record: dict[str, Any]) -> bytes:
+        """Encode a record as an Avro single-object payload.
+
+        Raises:
+            SchemaError: the record does not match the schema.
+        """
+        buf = io.BytesIO()
+        buf.write(self.header)
+        try:
+            fastavro.schemaless_writer(buf, self.schema, record)
+        except (ValueError, TypeError, KeyError, AttributeError, struct.error) as exc:
+            msg = f"record does not match schema {self.name}: {exc}"
+            raise SchemaError(msg) from exc
+        return buf.getvalue()
+
+    def decode(self, payload: bytes) -> dict[str, Any]:
+        """Decode a single-object payload written with this schema or any kept version of it.
+
+        Raises:
+            SchemaError: not a single-object payload, unknown fingerprint, or a corrupt body.
+        """
+        if len(payload) < 10 or payload[:2] != MAGIC:
+            msg = f"payload is not Avro single-object encoded (schema {self.name})"
+            raise SchemaError(msg)
+        fp = _FP.unpack_from(payload, 2)[0]
+        writer = self.schema if fp == self.fp else self.readers.get(fp)
+        if writer is None:
+            msg = f"payload fingerprint {fp:016x} is not a known version of schema {self.name}"
+            raise SchemaError(msg)
+        try:
+            if writer is self.schema:
+                return fastavro.schemaless_reader(io.BytesIO(payload[10:]), self.schema, None)
+            return fastavro.schemaless_reader(io.BytesIO(payload[10:]), writer, self.schema)
+        except (EOFError, ValueError, TypeError, IndexError, struct.error, UnicodeDecodeError) as exc:
+            msg = f"corrupt {self.name} payload: {exc}"
+            raise SchemaError(msg) from exc
+
+
+def load_schema_file(path: Path) -> dict:
+    """Parse an .avsc file with fastavro (named types resolved)."""
+    return fastavro.parse_schema(json.loads(path.read_text()))
+
+
+def history_paths(name: str) -> list[Path]:
+    """Earlier versions of schema ``name`` kept in the repository, oldest first."""
+    directory = HISTORY_DIR / name
+    return sorted(directory.glob("v*.avsc"), key=lambda p: int(p.stem[1:])) if directory.exists() else []
+
+
+@cache
+def codec(topic: str) -> TopicCodec:
+    """Return the codec for a topic (cached; schemas are read once per process).
+
+    Raises:
+        SchemaError: the topic has no schema in schemas/avro.
+    """
+    name = schema_name_for_topic(topic)
+    path = AVRO_DIR / f"{name}.avsc"
+    if not path.exists():
+        msg = f"no Avro schema for topic {topic!r}: expected {path}"
+        raise SchemaError(msg)
+    schema = load_schema_file(path)
+    fp = _fingerprint(schema)
+    readers = {}
+    for old in history_paths(name):
+        old_schema = load_schema_file(old)
+        readers[_fingerprint(old_schema)] = old_schema
+    return TopicCodec(name=name, schema=schema, fp=fp, header=MAGIC + _FP.pack(fp), readers=readers)
+
+
+def topics_with_schemas() -> list[str]:
+    """Schema names defined in schemas/avro (topic names, plus ``dlq`` for every dlq.* topic)."""
+    return sorted(p.stem for p in AVRO_DIR.glob("*.avsc"))

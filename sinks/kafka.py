@@ -1,0 +1,122 @@
+"""Kafka producer side: client configuration and a delivery-counted, idempotent producer.
+
+Every pulsearb producer uses the Java-compatible ``murmur2_random`` partitioner, so records with the same key land
+in the same partition number on every co-keyed topic (co-partitioning), whichever client wrote them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaException, Producer
+
+from flows.errors import PulsearbError
+
+# Security and client settings that pass through from configuration/environment unchanged.
+_PASSTHROUGH_ENV = {
+    "PULSEARB_KAFKA_SECURITY_PROTOCOL": "security.protocol",
+    "PULSEARB_KAFKA_SASL_MECHANISM": "sasl.mechanism",
+    "PULSEARB_KAFKA_SASL_USERNAME": "sasl.username",
+    "PULSEARB_KAFKA_SASL_PASSWORD": "sasl.password",
+    "PULSEARB_KAFKA_SSL_CA_LOCATION": "ssl.ca.location",
+    "PULSEARB_KAFKA_SSL_CERTIFICATE_LOCATION": "ssl.certificate.location",
+    "PULSEARB_KAFKA_SSL_KEY_LOCATION": "ssl.key.location",
+}
+
+
+class KafkaDeliveryError(PulsearbError):
+    """Records could not be delivered to Kafka."""
+
+
+def client_config(bootstrap: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Base librdkafka config: bootstrap servers, security settings from the environment, then ``extra``."""
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap}
+    for env, key in _PASSTHROUGH_ENV.items():
+        if os.environ.get(env):
+            config[key] = os.environ[env]
+    if extra:
+        config.update(extra)
+    return config
+
+
+def producer_config(bootstrap: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Idempotent producer config with the shared partitioner and a small linger for batching."""
+    config = client_config(
+        bootstrap,
+        {
+            "enable.idempotence": True,
+            "acks": "all",
+            "partitioner": "murmur2_random",
+            "linger.ms": 2,
+            "batch.num.messages": 10000,
+            "queue.buffering.max.messages": 500000,
+            "compression.type": "lz4",
+        },
+    )
+    if extra:
+        config.update(extra)
+    return config
+
+
+@dataclass(slots=True)
+class DeliveryStats:
+    """Delivery-report counters."""
+
+    produced: int = 0
+    delivered: int = 0
+    failed: int = 0
+    by_topic: dict[str, int] = field(default_factory=dict)
+    last_error: str = ""
+
+
+class KafkaWriter:
+    """An idempotent producer whose delivery reports are counted.
+
+    Args:
+        bootstrap: ``host:port[,host:port]``.
+        extra: librdkafka settings that override the defaults.
+    """
+
+    def __init__(self, bootstrap: str, extra: Mapping[str, Any] | None = None) -> None:
+        self._producer = Producer(producer_config(bootstrap, extra))
+        self.stats = DeliveryStats()
+
+    def _on_delivery(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.stats.failed += 1
+            self.stats.last_error = str(err)
+            return
+        self.stats.delivered += 1
+        topic = msg.topic()
+        self.stats.by_topic[topic] = self.stats.by_topic.get(topic, 0) + 1
+
+    def produce(self, topic: str, key: bytes | None, value: bytes, headers: list | None = None) -> None:
+        """Queue one record (waits for queue space instead of failing when the local queue is full)."""
+        while True:
+            try:
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=self._on_delivery)
+                break
+            except BufferError:
+                self._producer.poll(0.05)
+            except KafkaException as exc:
+                msg = f"cannot produce to {topic}: {exc}"
+                raise KafkaDeliveryError(msg) from exc
+        self.stats.produced += 1
+        self._producer.poll(0)
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait until every queued record is delivered or failed.
+
+        Raises:
+            KafkaDeliveryError: records are still undelivered after ``timeout_s`` or some failed.
+        """
+        remaining = self._producer.flush(timeout_s)
+        if remaining:
+            msg = f"{remaining} records still undelivered after {timeout_s:.0f} s (broker unreachable?)"
+            raise KafkaDeliveryError(msg)
+        if self.stats.failed:
+            msg = f"{self.stats.failed} records failed delivery; last error: {self.stats.last_error}"
+            raise KafkaDeliveryError(msg)
