@@ -53,28 +53,31 @@ class _Partition(StatefulSourcePartition[KafkaRecord, int]):
         tail: bool,
     ) -> None:
         self._consumer = Consumer(config)
-        self._topic = topic
-        self._partition = partition
-        low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        self._tp = TopicPartition(topic, partition)
+        low, _ = self._consumer.get_watermark_offsets(self._tp, timeout=10)
         if resume is not None:
-            self._offset = resume
-        elif start == OFFSET_END:
-            self._offset = high
+            offset = resume
         elif start == OFFSET_BEGINNING:
-            self._offset = low
+            offset = max(low, 0)
+        elif start == OFFSET_END:
+            offset = start  # resolved by the broker; self._offset follows the first record read
         else:
-            self._offset = max(start, low)
-        self._consumer.assign([TopicPartition(topic, partition, self._offset)])
+            offset = max(start, low, 0)
+        self._offset = offset
+        self._consumer.assign([TopicPartition(topic, partition, offset)])
         self._batch_size = batch_size
-        self._drain_to: int | None = None if tail else high
+        self._draining = not tail
+        self._idle_polls = 0
+
+    def _fetched_high(self) -> int | None:
+        # The high watermark from fetch responses, not from ListOffsets: some brokers (Tansu 0.6) answer
+        # ListOffsets(latest) with the last batch's base offset + 1, which under-reports multi-record batches.
+        _, high = self._consumer.get_watermark_offsets(self._tp, cached=True)
+        return high if high >= 0 else None
 
     def next_batch(self) -> list[KafkaRecord]:
-        if self._drain_to is None and STOP.is_set():
-            _, self._drain_to = self._consumer.get_watermark_offsets(
-                TopicPartition(self._topic, self._partition), timeout=10
-            )
-        if self._drain_to is not None and self._offset >= self._drain_to:
-            raise StopIteration
+        if not self._draining and STOP.is_set():
+            self._draining = True
         msgs = self._consumer.consume(self._batch_size, 0.05)
         batch = []
         for msg in msgs:
@@ -84,6 +87,12 @@ class _Partition(StatefulSourcePartition[KafkaRecord, int]):
                 KafkaRecord(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value(), msg.timestamp()[1])
             )
             self._offset = msg.offset() + 1
+        if self._draining:
+            self._idle_polls = 0 if batch else self._idle_polls + 1
+            high = self._fetched_high()
+            # End once caught up with the end offset fetches report, after two empty polls in a row.
+            if not batch and self._idle_polls >= 2 and high is not None and (self._offset < 0 or self._offset >= high):
+                raise StopIteration
         return batch
 
     def snapshot(self) -> int:

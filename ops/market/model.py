@@ -122,7 +122,7 @@ def generate(
         seed: random seed of noise and shocks (the output is deterministic per seed).
         start_block: first block number.
         start_ns: market time of the first block (header and TLV timestamps), ns since epoch.
-        shock_probability: chance per pool and block of a large trade (a 0.6-1.6 % price shock).
+        shock_probability: chance per pool and block of a large trade (a 0.8-2.5 % price shock).
         pools: the pools (default: :func:`default_pools`).
     """
     rng = random.Random(seed)
@@ -137,7 +137,7 @@ def generate(
             lagged_s = max(0.0, (b - pool.lag_blocks) * BLOCK_TIME_NS / 1e9)
             price = _price_at(bars[pool.series], t0[pool.series] + lagged_s)
             if rng.random() < shock_probability:
-                shock[pool.address] += rng.choice((-1, 1)) * rng.uniform(0.006, 0.016)
+                shock[pool.address] += rng.choice((-1, 1)) * rng.uniform(0.008, 0.025)
             shock[pool.address] *= 0.6  # arbitrage and flow pull a shocked pool back within a few blocks
             price *= 1 + shock[pool.address] + rng.gauss(0, 0.0004)
             reserve_quote = pool.depth_usd / 2 * 10**pool.quote.decimals

@@ -1,7 +1,8 @@
 -- One table per topic. Natural ids are the ReplacingMergeTree sorting keys, so a replayed record collapses into
 -- the one already stored (read with FINAL); insert_deduplication_token (non_replicated_deduplication_window) drops
 -- a retried batch outright. Raw on-chain amounts are UInt256/Int256, never Float; *_usd columns are display only.
--- Every row keeps where it came from in Kafka (kafka_topic, kafka_partition, kafka_offset).
+-- Every row keeps where it came from in Kafka (kafka_topic, kafka_partition, kafka_offset). Retention counts from
+-- archived_at, not event time, so replaying old market data does not expire on arrival.
 
 CREATE TABLE IF NOT EXISTS {database}.market_pool_sync (
     source UInt8, sequence UInt64, timestamp_ns Int64,
@@ -15,7 +16,7 @@ CREATE TABLE IF NOT EXISTS {database}.market_pool_sync (
 ) ENGINE = ReplacingMergeTree(archived_at)
 PARTITION BY toYYYYMM(event_date)
 ORDER BY (pool, source, sequence, timestamp_ns)
-TTL event_date + INTERVAL {retention_days} DAY
+TTL toDate(archived_at) + INTERVAL {retention_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS {database}.market_pool_swap (
@@ -31,7 +32,7 @@ CREATE TABLE IF NOT EXISTS {database}.market_pool_swap (
 ) ENGINE = ReplacingMergeTree(archived_at)
 PARTITION BY toYYYYMM(event_date)
 ORDER BY (pool, source, sequence, timestamp_ns)
-TTL event_date + INTERVAL {retention_days} DAY
+TTL toDate(archived_at) + INTERVAL {retention_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS {database}.market_pool_state (
@@ -47,7 +48,7 @@ CREATE TABLE IF NOT EXISTS {database}.market_pool_state (
 ) ENGINE = ReplacingMergeTree(archived_at)
 PARTITION BY toYYYYMM(event_date)
 ORDER BY (pool, source, sequence, timestamp_ns)
-TTL event_date + INTERVAL {retention_days} DAY
+TTL toDate(archived_at) + INTERVAL {retention_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS {database}.market_pool_liquidity (
@@ -65,7 +66,7 @@ CREATE TABLE IF NOT EXISTS {database}.market_pool_liquidity (
 ) ENGINE = ReplacingMergeTree(archived_at)
 PARTITION BY toYYYYMM(event_date)
 ORDER BY (pool, source, sequence, timestamp_ns, kind)
-TTL event_date + INTERVAL {retention_days} DAY
+TTL toDate(archived_at) + INTERVAL {retention_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS {database}.market_trade (
@@ -79,7 +80,7 @@ CREATE TABLE IF NOT EXISTS {database}.market_trade (
 ) ENGINE = ReplacingMergeTree(archived_at)
 PARTITION BY toYYYYMM(event_date)
 ORDER BY (instrument, source, sequence, timestamp_ns)
-TTL event_date + INTERVAL {retention_days} DAY
+TTL toDate(archived_at) + INTERVAL {retention_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS {database}.market_quote (
@@ -94,7 +95,7 @@ CREATE TABLE IF NOT EXISTS {database}.market_quote (
 ) ENGINE = ReplacingMergeTree(archived_at)
 PARTITION BY toYYYYMM(event_date)
 ORDER BY (instrument, source, sequence, timestamp_ns)
-TTL event_date + INTERVAL {retention_days} DAY
+TTL toDate(archived_at) + INTERVAL {retention_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS {database}.market_gas_price (
@@ -108,7 +109,7 @@ CREATE TABLE IF NOT EXISTS {database}.market_gas_price (
 ) ENGINE = ReplacingMergeTree(archived_at)
 PARTITION BY toYYYYMM(event_date)
 ORDER BY (venue, source, sequence, timestamp_ns)
-TTL event_date + INTERVAL {retention_days} DAY
+TTL toDate(archived_at) + INTERVAL {retention_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS {database}.market_pool_info (
@@ -123,7 +124,7 @@ CREATE TABLE IF NOT EXISTS {database}.market_pool_info (
 ) ENGINE = ReplacingMergeTree(archived_at)
 PARTITION BY toYYYYMM(event_date)
 ORDER BY (pool, source, sequence, timestamp_ns)
-TTL event_date + INTERVAL {retention_days} DAY
+TTL toDate(archived_at) + INTERVAL {retention_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS {database}.arb_opportunity (
@@ -141,7 +142,7 @@ CREATE TABLE IF NOT EXISTS {database}.arb_opportunity (
 ) ENGINE = ReplacingMergeTree(archived_at)
 PARTITION BY toYYYYMM(event_date)
 ORDER BY id
-TTL event_date + INTERVAL {retention_days} DAY
+TTL toDate(archived_at) + INTERVAL {retention_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS {database}.arb_decision (
@@ -155,7 +156,7 @@ CREATE TABLE IF NOT EXISTS {database}.arb_decision (
 ) ENGINE = ReplacingMergeTree(archived_at)
 PARTITION BY toYYYYMM(event_date)
 ORDER BY opportunity_id
-TTL event_date + INTERVAL {retention_days} DAY
+TTL toDate(archived_at) + INTERVAL {retention_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS {database}.arb_execution (
@@ -171,7 +172,7 @@ CREATE TABLE IF NOT EXISTS {database}.arb_execution (
 ) ENGINE = ReplacingMergeTree(executed_ns)
 PARTITION BY toYYYYMM(event_date)
 ORDER BY opportunity_id
-TTL event_date + INTERVAL {retention_days} DAY
+TTL toDate(archived_at) + INTERVAL {retention_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS {database}.dead_letter (
@@ -185,5 +186,5 @@ CREATE TABLE IF NOT EXISTS {database}.dead_letter (
 ) ENGINE = ReplacingMergeTree(archived_at)
 PARTITION BY toYYYYMM(event_date)
 ORDER BY (dlq_topic, kafka_partition, kafka_offset)
-TTL event_date + INTERVAL {retention_days} DAY
+TTL toDate(archived_at) + INTERVAL {retention_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
