@@ -238,5 +238,5 @@ def route_frame(frame: Frame, trace: dict[str, int]) -> tuple[list[Routed], list
         if route is not None:
             routed.append(route(tlv, base))
         elif name not in IGNORED:
-            unroutable.append(f"{name}({tlv.tlv_type if hasattr(tlv, 'tlv_type') else '?'})")
+            unroutable.append(f"{name}({getattr(tlv, 'wire_type', getattr(tlv, 'TYPE', '?'))})")
     return routed, unroutable

@@ -1,6 +1,6 @@
 """Avro encoding of topic records with Avro single-object encoding (self-identifying payloads).
 
-Every payload is ``C3 01`` + the writer schema's CRC-64-AVRO fingerprint (8 bytes, little-endian) + the Avro
+Every payload is ``C3 01`` + the writer schema's CRC-64-AVRO fingerprint (8 bytes, little-endian, as the Avro spec says) + the Avro
 binary body. A reader looks the fingerprint up among the topic's current schema and every earlier version kept in
 ``schemas/avro/history/<schema>/vN.avsc``, and lets fastavro resolve writer -> reader, so old and new producers
 and consumers interoperate while the compatibility test holds.
@@ -27,7 +27,6 @@ from flows.errors import SchemaError
 AVRO_DIR = Path(__file__).resolve().parent / "avro"
 HISTORY_DIR = AVRO_DIR / "history"
 MAGIC = b"\xc3\x01"
-_FP = struct.Struct("<Q")
 
 
 def schema_name_for_topic(topic: str) -> str:
@@ -55,9 +54,9 @@ def from_i256(raw: bytes) -> int:
     return int.from_bytes(raw, "big", signed=True)
 
 
-def _fingerprint(parsed: dict) -> int:
-    hex_fp = fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO")
-    return int.from_bytes(bytes.fromhex(hex_fp), "big")
+def _fingerprint(parsed: dict) -> bytes:
+    """The 8 fingerprint bytes exactly as the single-object header carries them."""
+    return bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))
 
 
 @dataclass(slots=True)
@@ -66,9 +65,9 @@ class TopicCodec:
 
     name: str
     schema: dict
-    fp: int
+    fp: bytes
     header: bytes
-    readers: dict[int, dict] = field(default_factory=dict)
+    readers: dict[bytes, dict] = field(default_factory=dict)
 
     def encode(self, record: dict[str, Any]) -> bytes:
         """Encode a record as an Avro single-object payload.
@@ -94,10 +93,10 @@ class TopicCodec:
         if len(payload) < 10 or payload[:2] != MAGIC:
             msg = f"payload is not Avro single-object encoded (schema {self.name})"
             raise SchemaError(msg)
-        fp = _FP.unpack_from(payload, 2)[0]
+        fp = bytes(payload[2:10])
         writer = self.schema if fp == self.fp else self.readers.get(fp)
         if writer is None:
-            msg = f"payload fingerprint {fp:016x} is not a known version of schema {self.name}"
+            msg = f"payload fingerprint {fp.hex()} is not a known version of schema {self.name}"
             raise SchemaError(msg)
         try:
             if writer is self.schema:
@@ -137,7 +136,7 @@ def codec(topic: str) -> TopicCodec:
     for old in history_paths(name):
         old_schema = load_schema_file(old)
         readers[_fingerprint(old_schema)] = old_schema
-    return TopicCodec(name=name, schema=schema, fp=fp, header=MAGIC + _FP.pack(fp), readers=readers)
+    return TopicCodec(name=name, schema=schema, fp=fp, header=MAGIC + fp, readers=readers)
 
 
 def topics_with_schemas() -> list[str]:

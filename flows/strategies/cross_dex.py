@@ -108,7 +108,8 @@ def _size(
     path = (token_in, middle, token_in)
     used = (first, second)
     gross = sizing.amount_out - sizing.amount_in
-    trace = {k: v for s in used for k, v in s.trace.items()}
+    # The trace of the update that triggered this evaluation (the newest input), not a mix of both inputs.
+    trace = dict(max(used, key=lambda s: s.trace.get("detect_in_ns", 0)).trace)
     return Opportunity(
         id=opportunity_id(params.flow, NAME, used, path),
         flow=params.flow,

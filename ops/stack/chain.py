@@ -24,6 +24,9 @@ def anvil_binary() -> Path:
     """
     override = os.environ.get("PULSEARB_ANVIL")
     if override:
+        if not Path(override).is_file():
+            msg = f"anvil not found at PULSEARB_ANVIL={override}: fix the path, or unset it and run `make setup`"
+            raise StackError(msg)
         return Path(override)
     if ANVIL_NPM_PATH.exists():
         return ANVIL_NPM_PATH

@@ -1,0 +1,202 @@
+"""Cut a relay byte stream into frames, whatever its chunking, and resynchronise after damage.
+
+A relay delivers concatenated messages with no guaranteed boundaries (AlphaPulse's relays forward whatever one
+``read()`` returned). The :class:`Framer` does what AlphaPulse's dashboard consumer does, plus accounting:
+buffer; at the magic ``EF BE AD DE`` read the header; wait for ``32 + payload_size`` bytes; decode. Bytes that
+cannot start a frame (no magic, unknown domain, payload_size above the domain limit) and candidates that fail to
+decode become :class:`DeadFrame` values covering exactly those bytes, and scanning resumes at the next magic
+after the bad start, so one damaged frame never swallows the good ones after it.
+
+Accounting invariant, checked by the property tests::
+
+    framer.bytes == sum(len(f.raw) for frames) + sum(len(d.raw) for dead) + 32 * framer.hellos (unless emitted)
+                    + framer.pending
+
+and every offset is absolute within the stream (the number of bytes fed before it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flows.errors import FrameError
+from flows.relay.codec import ChecksumPolicy, Frame, decode_frame
+from flows.relay.header import HEADER_SIZE, MAGIC_BYTES
+from flows.relay.protocol import MAX_PAYLOAD
+from flows.relay.tlv import UnknownTlv
+
+#: Garbage longer than this is emitted as a DeadFrame at once instead of being held for merging.
+MAX_DEAD_BYTES = 65536
+
+_LIMITS = {int(d): limit for d, limit in MAX_PAYLOAD.items()}
+_MAGIC_TAIL = len(MAGIC_BYTES) - 1  # bytes kept back when no magic is found: a magic may straddle chunks
+
+
+@dataclass(frozen=True, slots=True)
+class DeadFrame:
+    """Stream bytes that are not a valid frame.
+
+    Attributes:
+        raw: the bytes, exactly as received.
+        reason: one-line lower-case reason for the first problem in the range.
+        offset: stream offset of ``raw[0]``.
+    """
+
+    raw: bytes
+    reason: str
+    offset: int
+
+
+class Framer:
+    """Incremental framer: feed chunks, get frames and dead byte ranges in stream order.
+
+    Args:
+        policy: checksum policy for decoding (default: verify the Execution domain only).
+        emit_hellos: also return AlphaPulse's 32-byte zero-payload "hello" headers as frames (they are always
+            counted; a relay forwards them, a consumer skips them).
+
+    Attributes:
+        frames: frames returned.
+        bytes: bytes fed.
+        dead: DeadFrames returned.
+        dead_bytes: bytes in those DeadFrames.
+        hellos: hello headers seen.
+        unknown_tlvs: UnknownTlv values in returned frames.
+    """
+
+    def __init__(self, policy: ChecksumPolicy | None = None, *, emit_hellos: bool = False) -> None:
+        self.policy = policy
+        self.emit_hellos = emit_hellos
+        self.frames = 0
+        self.bytes = 0
+        self.dead = 0
+        self.dead_bytes = 0
+        self.hellos = 0
+        self.unknown_tlvs = 0
+        self._buf = bytearray()
+        self._base = 0  # stream offset of self._buf[0]
+        self._dead: bytearray | None = None  # garbage held back to merge with what follows
+        self._dead_offset = 0
+        self._dead_reason = ""
+
+    @property
+    def pending(self) -> int:
+        """Bytes fed but not yet returned in a frame or DeadFrame (an incomplete tail, held garbage)."""
+        return len(self._buf) + (len(self._dead) if self._dead is not None else 0)
+
+    @property
+    def offset(self) -> int:
+        """Stream offset of the next byte to be fed."""
+        return self.bytes
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Frame | DeadFrame]:
+        """Add a chunk; return the frames and dead ranges it completes, in stream order."""
+        self.bytes += len(data)
+        if self._buf:
+            self._buf += data
+            buf: bytes | bytearray = self._buf
+        else:
+            buf = data if isinstance(data, bytes) else bytes(data)
+        out: list[Frame | DeadFrame] = []
+        pos = self._drain(buf, out, final=False)
+        self._base += pos
+        self._buf = bytearray(buf[pos:]) if pos < len(buf) else bytearray()
+        return out
+
+    def flush(self) -> list[Frame | DeadFrame]:
+        """End of stream (or of a connection): return what is left, an incomplete tail as a DeadFrame.
+
+        Frames after a bogus header whose declared size runs past the end are still recovered. The framer can be
+        fed again afterwards; offsets continue.
+        """
+        out: list[Frame | DeadFrame] = []
+        buf = bytes(self._buf)
+        pos = self._drain(buf, out, final=True)
+        self._base += pos
+        self._buf = bytearray()
+        self._release_dead(out)
+        return out
+
+    def _drain(self, buf: bytes | bytearray, out: list[Frame | DeadFrame], *, final: bool) -> int:
+        """Frame as much of ``buf`` as possible into ``out``; return how many bytes were consumed."""
+        pos = 0
+        n = len(buf)
+        while pos < n:
+            if not buf.startswith(MAGIC_BYTES, pos):
+                nxt = buf.find(MAGIC_BYTES, pos + 1)
+                # Without a magic in sight, keep back a possible partial magic unless the stream is over.
+                stop = nxt if nxt >= 0 else (n if final else max(pos, n - _MAGIC_TAIL))
+                if stop == pos:
+                    break
+                self._hold_dead(buf, pos, stop, "no magic", out)
+                pos = stop
+                continue
+            if n - pos < HEADER_SIZE:
+                if final:
+                    self._hold_dead(buf, pos, n, f"truncated header: {n - pos} of {HEADER_SIZE} bytes", out)
+                    pos = n
+                break
+            domain = buf[pos + 4]
+            size = int.from_bytes(buf[pos + 24 : pos + 28], "little")
+            limit = _LIMITS.get(domain)
+            if limit is None:
+                pos = self._skip_bad_start(buf, pos, f"unknown relay domain {domain}", out, final)
+                continue
+            if size > limit:
+                reason = f"payload_size {size} above the domain {domain} limit {limit}"
+                pos = self._skip_bad_start(buf, pos, reason, out, final)
+                continue
+            end = pos + HEADER_SIZE + size
+            if end > n:
+                if not final:
+                    break
+                reason = f"truncated frame: {n - pos} of {end - pos} bytes"
+                pos = self._skip_bad_start(buf, pos, reason, out, final)
+                continue
+            try:
+                frame = decode_frame(buf, offset=pos, policy=self.policy, base=self._base)
+            except FrameError as exc:
+                pos = self._skip_bad_start(buf, pos, exc.reason, out, final)
+                continue
+            self._release_dead(out)
+            pos = end
+            if size == 0 and frame.header.sequence == 0:
+                self.hellos += 1
+                if not self.emit_hellos:
+                    continue
+            self.frames += 1
+            for tlv in frame.tlvs:
+                if type(tlv) is UnknownTlv:
+                    self.unknown_tlvs += 1
+            out.append(frame)
+        return pos
+
+    def _skip_bad_start(
+        self, buf: bytes | bytearray, pos: int, reason: str, out: list[Frame | DeadFrame], final: bool
+    ) -> int:
+        """Mark a bad frame start dead up to the next magic after it; return where scanning resumes."""
+        nxt = buf.find(MAGIC_BYTES, pos + 1)
+        stop = nxt if nxt >= 0 else (len(buf) if final else max(pos + 1, len(buf) - _MAGIC_TAIL))
+        self._hold_dead(buf, pos, stop, reason, out)
+        return stop
+
+    def _hold_dead(
+        self, buf: bytes | bytearray, start: int, stop: int, reason: str, out: list[Frame | DeadFrame]
+    ) -> None:
+        """Add ``buf[start:stop]`` to the held dead range (adjacent garbage merges into one DeadFrame)."""
+        if self._dead is None:
+            self._dead = bytearray()
+            self._dead_offset = self._base + start
+            self._dead_reason = reason
+        self._dead += buf[start:stop]
+        if len(self._dead) >= MAX_DEAD_BYTES:
+            self._release_dead(out)
+
+    def _release_dead(self, out: list[Frame | DeadFrame]) -> None:
+        if self._dead is None:
+            return
+        dead = DeadFrame(bytes(self._dead), self._dead_reason, self._dead_offset)
+        self._dead = None
+        self.dead += 1
+        self.dead_bytes += len(dead.raw)
+        out.append(dead)

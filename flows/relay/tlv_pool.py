@@ -1,0 +1,627 @@
+"""DEX pool TLVs: PoolLiquidity, PoolSwap, PoolMint, PoolBurn, PoolTick, PoolState, PoolSync, PoolInfo.
+
+Layouts are AlphaPulse's ``#[repr(C)]`` structs (``libs/types/src/protocol/tlv/market_data.rs``,
+``pool_state.rs``, ``pool_cache.rs``), little-endian, sizes as really emitted (the registry's declared
+bounds are not enforced by AlphaPulse and are wrong for several types). Amounts and reserves are native
+token units (u128, unscaled); a u128 travels as two u64 halves, low first. An address is 20 raw bytes
+left-aligned in a 32-byte slot (12 zero bytes after it, not ABI right alignment), except in the packed
+PoolInfo.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import ClassVar
+
+from flows.relay.address import to_bytes
+from flows.relay.fastbuild import fast_builder
+from flows.relay.tlv_base import Buffer, Tlv
+
+_M64 = (1 << 64) - 1
+_A = "20s12x"  # address left-aligned in a 32-byte slot
+
+_LIQUIDITY = struct.Struct("<Q8xH14x" + "QQ" * 8 + _A + "H14x")
+_SWAP = struct.Struct("<QQQQQQQQiHBB8x" + _A * 3 + "QQQQ")
+_MINT_BURN = struct.Struct("<QQQQQQQiiHBB12x" + _A * 4)
+_TICK = struct.Struct("<qQQiH2x" + _A)
+_STATE = struct.Struct("<QQQQQQQQQQiIHBBB3x" + _A * 3)
+_SYNC = struct.Struct("<QQQQQQHBB12x" + _A * 3)
+_INFO = struct.Struct("<QQIHBBBBBx20s20s20s")
+
+MAX_POOL_TOKENS = 8
+
+
+def _hex(raw: bytes) -> str:
+    return "0x" + raw.hex()
+
+
+@dataclass(frozen=True, slots=True)
+class PoolLiquidity(Tlv):
+    """Reserves of a pool after a liquidity change (type 10, 208 bytes).
+
+    Wire layout: @0 timestamp_ns, @8 implicit padding, @16 ``FixedVec<u128, 8>`` (u16 count, 6 + 8 padding
+    bytes, 8 u128 slots at @32), @160 pool_address (+12), @192 venue u16, @194..208 padding. AlphaPulse's
+    comment says 184 bytes; the compiler makes it 208.
+
+    Attributes:
+        timestamp_ns: ns since epoch.
+        reserves: reserve of each pool token, native units (at most 8).
+        pool_address: pool contract.
+        venue: VenueId.
+    """
+
+    TYPE: ClassVar[int] = 10
+    NAME: ClassVar[str] = "PoolLiquidity"
+    SIZE: ClassVar[int] = 208
+    KINDS: ClassVar[dict[str, str]] = {
+        "timestamp_ns": "u64",
+        "reserves": "u128[8]",
+        "pool_address": "address",
+        "venue": "u16",
+    }
+
+    timestamp_ns: int
+    reserves: tuple[int, ...]
+    pool_address: str
+    venue: int
+
+    def encode(self) -> bytes:
+        """Return the 208 value bytes (unused reserve slots zeroed)."""
+        count = len(self.reserves)
+        if count > MAX_POOL_TOKENS:
+            msg = f"{count} reserves, at most {MAX_POOL_TOKENS}"
+            raise ValueError(msg)
+        halves: list[int] = []
+        for r in (*self.reserves, *(0,) * (MAX_POOL_TOKENS - count)):
+            halves += (r & _M64, r >> 64)
+        return _LIQUIDITY.pack(self.timestamp_ns, count, *halves, to_bytes(self.pool_address), self.venue)
+
+    @classmethod
+    def decode(cls, buf: Buffer, offset: int = 0, length: int | None = None) -> PoolLiquidity:
+        """Read 208 value bytes at ``offset``.
+
+        Raises:
+            ValueError: the reserve count is above 8.
+        """
+        v = _LIQUIDITY.unpack_from(buf, offset)
+        count = v[1]
+        if count > MAX_POOL_TOKENS:
+            msg = f"reserves count {count} above capacity {MAX_POOL_TOKENS}"
+            raise ValueError(msg)
+        reserves = tuple(v[2 + 2 * i] | v[3 + 2 * i] << 64 for i in range(count))
+        return _make_liquidity(v[0], reserves, _hex(v[18]), v[19])
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSwap(Tlv):
+    """One swap in a pool (type 11, 208 bytes; declared bound 200 is not enforced by AlphaPulse).
+
+    Attributes:
+        amount_in: amount of token_in paid in, native units.
+        amount_out: amount of token_out paid out, native units.
+        liquidity_after: active liquidity after the swap (V3; AlphaPulse's adapter puts sqrtPriceX96 here).
+        timestamp_ns: ns since epoch (AlphaPulse: local receive time).
+        block_number: block of the swap.
+        tick_after: tick after the swap (V3; 0 for V2).
+        venue: VenueId (AlphaPulse's Polygon adapter writes 202).
+        amount_in_decimals: decimals of token_in.
+        amount_out_decimals: decimals of token_out.
+        pool_address: pool contract.
+        token_in_addr: token paid in.
+        token_out_addr: token paid out.
+        sqrt_price_x96_after: sqrt price after the swap, Q64.96 (V3; 0 for V2). Stored in a 32-byte
+            little-endian slot: AlphaPulse writes a u128 in the low 16 bytes and zeros above; pulsearb reads
+            the whole slot, so a larger uint160 price survives too.
+    """
+
+    TYPE: ClassVar[int] = 11
+    NAME: ClassVar[str] = "PoolSwap"
+    SIZE: ClassVar[int] = 208
+    KINDS: ClassVar[dict[str, str]] = {
+        "amount_in": "u128",
+        "amount_out": "u128",
+        "liquidity_after": "u128",
+        "timestamp_ns": "u64",
+        "block_number": "u64",
+        "tick_after": "i32",
+        "venue": "u16",
+        "amount_in_decimals": "u8",
+        "amount_out_decimals": "u8",
+        "pool_address": "address",
+        "token_in_addr": "address",
+        "token_out_addr": "address",
+        "sqrt_price_x96_after": "u256",
+    }
+
+    amount_in: int
+    amount_out: int
+    liquidity_after: int
+    timestamp_ns: int
+    block_number: int
+    tick_after: int
+    venue: int
+    amount_in_decimals: int
+    amount_out_decimals: int
+    pool_address: str
+    token_in_addr: str
+    token_out_addr: str
+    sqrt_price_x96_after: int
+
+    def encode(self) -> bytes:
+        """Return the 208 value bytes."""
+        p = self.sqrt_price_x96_after
+        return _SWAP.pack(
+            self.amount_in & _M64,
+            self.amount_in >> 64,
+            self.amount_out & _M64,
+            self.amount_out >> 64,
+            self.liquidity_after & _M64,
+            self.liquidity_after >> 64,
+            self.timestamp_ns,
+            self.block_number,
+            self.tick_after,
+            self.venue,
+            self.amount_in_decimals,
+            self.amount_out_decimals,
+            to_bytes(self.pool_address),
+            to_bytes(self.token_in_addr),
+            to_bytes(self.token_out_addr),
+            p & _M64,
+            (p >> 64) & _M64,
+            (p >> 128) & _M64,
+            p >> 192,
+        )
+
+    @classmethod
+    def decode(cls, buf: Buffer, offset: int = 0, length: int | None = None) -> PoolSwap:
+        """Read 208 value bytes at ``offset``."""
+        (ai0, ai1, ao0, ao1, la0, la1, ts, block, tick, venue, din, dout, pool, tin, tout, p0, p1, p2, p3) = (
+            _SWAP.unpack_from(buf, offset)
+        )
+        price = p0 | p1 << 64 | p2 << 128 | p3 << 192 if p2 or p3 else p0 | p1 << 64
+        return _make_swap(
+            ai0 | ai1 << 64,
+            ao0 | ao1 << 64,
+            la0 | la1 << 64,
+            ts,
+            block,
+            tick,
+            venue,
+            din,
+            dout,
+            "0x" + pool.hex(),
+            "0x" + tin.hex(),
+            "0x" + tout.hex(),
+            price,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _PoolLiquidityEvent(Tlv):
+    """Layout shared by PoolMint and PoolBurn (208 bytes).
+
+    Attributes:
+        liquidity_delta: liquidity added or removed.
+        amount0: token0 amount, native units.
+        amount1: token1 amount, native units.
+        timestamp_ns: ns since epoch.
+        tick_lower: lower tick of the position.
+        tick_upper: upper tick of the position.
+        venue: VenueId.
+        token0_decimals: decimals of token0.
+        token1_decimals: decimals of token1.
+        pool_address: pool contract.
+        provider_addr: liquidity provider.
+        token0_addr: token0.
+        token1_addr: token1.
+    """
+
+    SIZE: ClassVar[int] = 208
+    KINDS: ClassVar[dict[str, str]] = {
+        "liquidity_delta": "u128",
+        "amount0": "u128",
+        "amount1": "u128",
+        "timestamp_ns": "u64",
+        "tick_lower": "i32",
+        "tick_upper": "i32",
+        "venue": "u16",
+        "token0_decimals": "u8",
+        "token1_decimals": "u8",
+        "pool_address": "address",
+        "provider_addr": "address",
+        "token0_addr": "address",
+        "token1_addr": "address",
+    }
+
+    liquidity_delta: int
+    amount0: int
+    amount1: int
+    timestamp_ns: int
+    tick_lower: int
+    tick_upper: int
+    venue: int
+    token0_decimals: int
+    token1_decimals: int
+    pool_address: str
+    provider_addr: str
+    token0_addr: str
+    token1_addr: str
+
+    def encode(self) -> bytes:
+        """Return the 208 value bytes."""
+        return _MINT_BURN.pack(
+            self.liquidity_delta & _M64,
+            self.liquidity_delta >> 64,
+            self.amount0 & _M64,
+            self.amount0 >> 64,
+            self.amount1 & _M64,
+            self.amount1 >> 64,
+            self.timestamp_ns,
+            self.tick_lower,
+            self.tick_upper,
+            self.venue,
+            self.token0_decimals,
+            self.token1_decimals,
+            to_bytes(self.pool_address),
+            to_bytes(self.provider_addr),
+            to_bytes(self.token0_addr),
+            to_bytes(self.token1_addr),
+        )
+
+    @classmethod
+    def decode(cls, buf: Buffer, offset: int = 0, length: int | None = None) -> _PoolLiquidityEvent:
+        """Read 208 value bytes at ``offset``."""
+        v = _MINT_BURN.unpack_from(buf, offset)
+        (l0, l1, a0, a1, b0, b1, ts, lower, upper, venue, d0, d1, pool, prov, t0, t1) = v
+        return _MINT_BURN_MAKERS[cls](
+            l0 | l1 << 64,
+            a0 | a1 << 64,
+            b0 | b1 << 64,
+            ts,
+            lower,
+            upper,
+            venue,
+            d0,
+            d1,
+            "0x" + pool.hex(),
+            "0x" + prov.hex(),
+            "0x" + t0.hex(),
+            "0x" + t1.hex(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PoolMint(_PoolLiquidityEvent):
+    """Liquidity added to a pool (type 12, 208 bytes)."""
+
+    TYPE: ClassVar[int] = 12
+    NAME: ClassVar[str] = "PoolMint"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolBurn(_PoolLiquidityEvent):
+    """Liquidity removed from a pool (type 13, 208 bytes)."""
+
+    TYPE: ClassVar[int] = 13
+    NAME: ClassVar[str] = "PoolBurn"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolTick(Tlv):
+    """A V3 tick crossing (type 14, 64 bytes).
+
+    Attributes:
+        liquidity_net: net liquidity change at the tick (AlphaPulse's adapter writes a placeholder).
+        price_sqrt: sqrt price (placeholder in AlphaPulse's adapter).
+        timestamp_ns: ns since epoch.
+        tick: the tick crossed.
+        venue: VenueId.
+        pool_address: pool contract.
+    """
+
+    TYPE: ClassVar[int] = 14
+    NAME: ClassVar[str] = "PoolTick"
+    SIZE: ClassVar[int] = 64
+    KINDS: ClassVar[dict[str, str]] = {
+        "liquidity_net": "i64",
+        "price_sqrt": "u64",
+        "timestamp_ns": "u64",
+        "tick": "i32",
+        "venue": "u16",
+        "pool_address": "address",
+    }
+
+    liquidity_net: int
+    price_sqrt: int
+    timestamp_ns: int
+    tick: int
+    venue: int
+    pool_address: str
+
+    def encode(self) -> bytes:
+        """Return the 64 value bytes."""
+        return _TICK.pack(
+            self.liquidity_net,
+            self.price_sqrt,
+            self.timestamp_ns,
+            self.tick,
+            self.venue,
+            to_bytes(self.pool_address),
+        )
+
+    @classmethod
+    def decode(cls, buf: Buffer, offset: int = 0, length: int | None = None) -> PoolTick:
+        """Read 64 value bytes at ``offset``."""
+        net, price, ts, tick, venue, pool = _TICK.unpack_from(buf, offset)
+        return _make_tick(net, price, ts, tick, venue, "0x" + pool.hex())
+
+
+@dataclass(frozen=True, slots=True)
+class PoolState(Tlv):
+    """A full pool snapshot (type 15, 192 bytes).
+
+    Attributes:
+        reserve0: reserve of token0, native units (virtual for V3).
+        reserve1: reserve of token1, native units (virtual for V3).
+        sqrt_price_x96: sqrt price Q64.96 (V3; 0 for V2).
+        liquidity: active liquidity (V3; 0 for V2).
+        block_number: block the state is valid at.
+        timestamp_ns: ns since epoch.
+        tick: current tick (V3; 0 for V2).
+        fee_rate: pool fee, bps (30 = 0.3 %).
+        venue: VenueId.
+        pool_type: :class:`~flows.relay.protocol.PoolStateType` number.
+        token0_decimals: decimals of token0.
+        token1_decimals: decimals of token1.
+        pool_address: pool contract.
+        token0_addr: token0.
+        token1_addr: token1.
+    """
+
+    TYPE: ClassVar[int] = 15
+    NAME: ClassVar[str] = "PoolState"
+    SIZE: ClassVar[int] = 192
+    KINDS: ClassVar[dict[str, str]] = {
+        "reserve0": "u128",
+        "reserve1": "u128",
+        "sqrt_price_x96": "u128",
+        "liquidity": "u128",
+        "block_number": "u64",
+        "timestamp_ns": "u64",
+        "tick": "i32",
+        "fee_rate": "u32",
+        "venue": "u16",
+        "pool_type": "u8",
+        "token0_decimals": "u8",
+        "token1_decimals": "u8",
+        "pool_address": "address",
+        "token0_addr": "address",
+        "token1_addr": "address",
+    }
+
+    reserve0: int
+    reserve1: int
+    sqrt_price_x96: int
+    liquidity: int
+    block_number: int
+    timestamp_ns: int
+    tick: int
+    fee_rate: int
+    venue: int
+    pool_type: int
+    token0_decimals: int
+    token1_decimals: int
+    pool_address: str
+    token0_addr: str
+    token1_addr: str
+
+    def encode(self) -> bytes:
+        """Return the 192 value bytes."""
+        return _STATE.pack(
+            self.reserve0 & _M64,
+            self.reserve0 >> 64,
+            self.reserve1 & _M64,
+            self.reserve1 >> 64,
+            self.sqrt_price_x96 & _M64,
+            self.sqrt_price_x96 >> 64,
+            self.liquidity & _M64,
+            self.liquidity >> 64,
+            self.block_number,
+            self.timestamp_ns,
+            self.tick,
+            self.fee_rate,
+            self.venue,
+            self.pool_type,
+            self.token0_decimals,
+            self.token1_decimals,
+            to_bytes(self.pool_address),
+            to_bytes(self.token0_addr),
+            to_bytes(self.token1_addr),
+        )
+
+    @classmethod
+    def decode(cls, buf: Buffer, offset: int = 0, length: int | None = None) -> PoolState:
+        """Read 192 value bytes at ``offset``."""
+        (r00, r01, r10, r11, s0, s1, l0, l1, block, ts, tick, fee, venue, ptype, d0, d1, pool, t0, t1) = (
+            _STATE.unpack_from(buf, offset)
+        )
+        return _make_state(
+            r00 | r01 << 64,
+            r10 | r11 << 64,
+            s0 | s1 << 64,
+            l0 | l1 << 64,
+            block,
+            ts,
+            tick,
+            fee,
+            venue,
+            ptype,
+            d0,
+            d1,
+            "0x" + pool.hex(),
+            "0x" + t0.hex(),
+            "0x" + t1.hex(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSync(Tlv):
+    """Reserves of a V2-style pair after a Sync event (type 16, 160 bytes; declared bound 150 is wrong).
+
+    Attributes:
+        reserve0: reserve of token0, native units.
+        reserve1: reserve of token1, native units.
+        timestamp_ns: ns since epoch.
+        block_number: block of the Sync event.
+        venue: VenueId.
+        token0_decimals: decimals of token0.
+        token1_decimals: decimals of token1.
+        pool_address: pair contract.
+        token0_addr: token0.
+        token1_addr: token1.
+    """
+
+    TYPE: ClassVar[int] = 16
+    NAME: ClassVar[str] = "PoolSync"
+    SIZE: ClassVar[int] = 160
+    KINDS: ClassVar[dict[str, str]] = {
+        "reserve0": "u128",
+        "reserve1": "u128",
+        "timestamp_ns": "u64",
+        "block_number": "u64",
+        "venue": "u16",
+        "token0_decimals": "u8",
+        "token1_decimals": "u8",
+        "pool_address": "address",
+        "token0_addr": "address",
+        "token1_addr": "address",
+    }
+
+    reserve0: int
+    reserve1: int
+    timestamp_ns: int
+    block_number: int
+    venue: int
+    token0_decimals: int
+    token1_decimals: int
+    pool_address: str
+    token0_addr: str
+    token1_addr: str
+
+    def encode(self) -> bytes:
+        """Return the 160 value bytes."""
+        return _SYNC.pack(
+            self.reserve0 & _M64,
+            self.reserve0 >> 64,
+            self.reserve1 & _M64,
+            self.reserve1 >> 64,
+            self.timestamp_ns,
+            self.block_number,
+            self.venue,
+            self.token0_decimals,
+            self.token1_decimals,
+            to_bytes(self.pool_address),
+            to_bytes(self.token0_addr),
+            to_bytes(self.token1_addr),
+        )
+
+    @classmethod
+    def decode(cls, buf: Buffer, offset: int = 0, length: int | None = None) -> PoolSync:
+        """Read 160 value bytes at ``offset``."""
+        r00, r01, r10, r11, ts, block, venue, d0, d1, pool, t0, t1 = _SYNC.unpack_from(buf, offset)
+        return _make_sync(
+            r00 | r01 << 64,
+            r10 | r11 << 64,
+            ts,
+            block,
+            venue,
+            d0,
+            d1,
+            "0x" + pool.hex(),
+            "0x" + t0.hex(),
+            "0x" + t1.hex(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PoolInfo(Tlv):
+    """A pool-cache record (vendor type 200, 88 bytes, packed addresses without slot padding).
+
+    Attributes:
+        discovered_at: when the pool was discovered (AlphaPulse: Unix time).
+        last_seen: last activity (AlphaPulse: Unix time).
+        fee_tier: pool fee, bps.
+        venue: VenueId.
+        tlv_type: AlphaPulse repeats the type inside the struct (200).
+        tlv_length: AlphaPulse writes the struct size minus 2 (86).
+        token0_decimals: decimals of token0.
+        token1_decimals: decimals of token1.
+        pool_type: :class:`~flows.relay.protocol.CachePoolType` number.
+        pool_address: pool contract.
+        token0_address: token0.
+        token1_address: token1.
+    """
+
+    TYPE: ClassVar[int] = 200
+    NAME: ClassVar[str] = "PoolInfo"
+    SIZE: ClassVar[int] = 88
+    KINDS: ClassVar[dict[str, str]] = {
+        "discovered_at": "u64",
+        "last_seen": "u64",
+        "fee_tier": "u32",
+        "venue": "u16",
+        "tlv_type": "u8",
+        "tlv_length": "u8",
+        "token0_decimals": "u8",
+        "token1_decimals": "u8",
+        "pool_type": "u8",
+        "pool_address": "address",
+        "token0_address": "address",
+        "token1_address": "address",
+    }
+
+    discovered_at: int
+    last_seen: int
+    fee_tier: int
+    venue: int
+    tlv_type: int
+    tlv_length: int
+    token0_decimals: int
+    token1_decimals: int
+    pool_type: int
+    pool_address: str
+    token0_address: str
+    token1_address: str
+
+    def encode(self) -> bytes:
+        """Return the 88 value bytes."""
+        return _INFO.pack(
+            self.discovered_at,
+            self.last_seen,
+            self.fee_tier,
+            self.venue,
+            self.tlv_type,
+            self.tlv_length,
+            self.token0_decimals,
+            self.token1_decimals,
+            self.pool_type,
+            to_bytes(self.pool_address),
+            to_bytes(self.token0_address),
+            to_bytes(self.token1_address),
+        )
+
+    @classmethod
+    def decode(cls, buf: Buffer, offset: int = 0, length: int | None = None) -> PoolInfo:
+        """Read 88 value bytes at ``offset``."""
+        v = _INFO.unpack_from(buf, offset)
+        return _make_info(*v[:9], "0x" + v[9].hex(), "0x" + v[10].hex(), "0x" + v[11].hex())
+
+
+_make_liquidity = fast_builder(PoolLiquidity)
+_make_swap = fast_builder(PoolSwap)
+_MINT_BURN_MAKERS = {PoolMint: fast_builder(PoolMint), PoolBurn: fast_builder(PoolBurn)}
+_make_tick = fast_builder(PoolTick)
+_make_state = fast_builder(PoolState)
+_make_sync = fast_builder(PoolSync)
+_make_info = fast_builder(PoolInfo)
