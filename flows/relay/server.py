@@ -122,7 +122,8 @@ class _Client:
             pass
         finally:
             self.close()
-            self.writer.join(timeout=2.0)
+            if self.writer.ident is not None:  # the reader can end before the writer thread ever started
+                self.writer.join(timeout=2.0)
             self.sock.close()
 
     def _write(self) -> None:
