@@ -10,7 +10,9 @@ The trade the chain executes floors at every hop, so the integer profit is a ste
 few units below the real curve. :func:`optimal_input` therefore searches integers near ``x*`` and then proves
 the answer: any input that could do better must lie where the real curve is above the best integer profit
 found, an interval solved exactly from a quadratic; that interval is enumerated (in the units of whichever token
-on the cycle makes it shortest), so the result is the integer argmax of the hop-by-hop profit.
+on the cycle makes it shortest), so the result is the integer argmax of the hop-by-hop profit. Only for very deep
+pools, where that interval is too long to enumerate, does the proof fall back to a bounded search (see
+:func:`optimal_input`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ __all__ = ["Hop", "Sizing", "VirtualCurve", "compose", "cycle_sizing", "optimal_
 
 # Half-width of the first scan around x*, in units of each token on the cycle.
 _WINDOW = 4
-# Most candidates enumerated to prove optimality. Past this the profit curve is flat to within one unit over
-# more than this many units of every token (all pools very deep); the best of the scanned window is returned.
+# Most candidates evaluated to prove optimality (a few ms). Past this the profit curve is flat to within one unit
+# over more than this many units of every token (very deep pools) and the best found is returned unproven.
 _PROOF_BUDGET = 4096
 
 
@@ -229,7 +231,8 @@ def optimal_input(hops: Sequence[Hop], flash_fee_bps: int = 0) -> Sizing:
     3. prove it: if the best net equals the closed-form bound ``floor(pi*)`` it is optimal; otherwise any
        better input lies in the exact interval where the real curve exceeds the best, which is enumerated in the
        units of the token that makes it shortest; if that is too long (over 4096 units of every token), it is
-       scanned outwards from ``x*`` instead, re-proving after every improvement.
+       searched instead, outwards from ``x*`` and in a golden-ratio sweep across it, re-proving after every
+       improvement.
 
     Only when 4096 candidates are spent without reaching the bound is the best found returned unproven: pools
     so deep that the curve is flat to one unit over thousands of units of every token, and two or more tokens
@@ -302,13 +305,20 @@ def _search(hops: Sequence[Hop], flash_fee_bps: int) -> tuple[int, int, bool]:
             for y in range(lo, hi + 1):
                 consider(cycle.least_input(j, y))
             return best_x, best_net, True
-        # Too wide to enumerate: scan outwards from the optimum, where the curve leaves the most room for the
-        # floors, until something better turns up (then re-prove) or the budget is spent.
+        # Too wide to enumerate: alternate a scan outwards from the optimum (where the curve leaves the most room
+        # for the floors) with a golden-ratio sweep of the whole interval (the floors' losses drift slowly with
+        # the input, so a contiguous scan can sit in a bad stretch), until something better turns up (then
+        # re-prove) or the budget is spent.
         centre = min(max(around[j], lo), hi)
+        span = hi - lo + 1
+        stride = (span * 6_180_339_887 // 10**10) | 1
         before = best_net
         for step in range(_PROOF_BUDGET - spent):
-            offset = (step + 1) // 2 if step % 2 else -(step // 2)
-            y = centre + offset
+            half = step // 2
+            if step % 2:
+                y = lo + (half + 1) * stride % span
+            else:
+                y = centre + ((half + 1) // 2 if half % 2 else -(half // 2))
             if lo <= y <= hi:
                 consider(cycle.least_input(j, y))
             if best_net > before:

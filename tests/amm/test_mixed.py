@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 
 import pytest
@@ -26,7 +27,7 @@ def _v2_reserves(premium: Fraction) -> tuple[int, int]:
     return V2_WBTC, weth.numerator // weth.denominator
 
 
-def _cycle(premium: Fraction) -> tuple[list, callable]:
+def _cycle(premium: Fraction) -> tuple[list, Callable[[int], int]]:
     """Legs in the profitable direction and an independent leg-by-leg net function (WETH in, WETH out)."""
     wbtc, weth = _v2_reserves(premium)
     if premium > 1:  # WBTC dear on V2: buy it on V3 (WETH in, one for zero), sell it on V2

@@ -13,10 +13,9 @@ Quoter passes for "price limit 0", so the results equal the Quoter's to the wei.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from flows.amm.v3.liquidity_math import MAX_UINT128, add_delta
@@ -32,13 +31,50 @@ from flows.amm.v3.tick_math import (
 )
 from flows.errors import AmmRevert, ConfigError
 
-__all__ = ["STATE_KEYS", "SwapResult", "V3PoolState", "load_state_file", "state_from_mapping", "swap"]
+__all__ = ["STATE_KEYS", "FrozenIntMap", "SwapResult", "V3PoolState", "load_state_file", "state_from_mapping", "swap"]
 
 _MAX_INT128 = 2**127 - 1
 _MAX_INT256 = 2**255 - 1
 
 STATE_KEYS = ("sqrt_price_x96", "tick", "liquidity", "fee", "tick_spacing", "ticks")
 """Keys of the state file ``pulsearb amm quote --v3-state`` reads."""
+
+
+class FrozenIntMap(Mapping[int, int]):
+    """A read-only ``int -> int`` mapping that, unlike ``MappingProxyType``, pickles, deep-copies and hashes.
+
+    Pool states live in Bytewax state, which is snapshotted by pickling.
+    """
+
+    __slots__ = ("_data", "_hash")
+
+    def __init__(self, data: Mapping[int, int] | Iterable[tuple[int, int]] = ()) -> None:
+        self._data = dict(data)
+        self._hash: int | None = None
+
+    def __getitem__(self, key: int) -> int:
+        return self._data[key]
+
+    def get(self, key: int, default: int | None = None) -> int | None:  # type: ignore[override]
+        """Return the value of ``key``, or ``default`` (fast path for the swap loop)."""
+        return self._data.get(key, default)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._data.items()))
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[FrozenIntMap], tuple[dict[int, int]]]:
+        return (type(self), (self._data,))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._data!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +125,8 @@ class V3PoolState:
                 if not -_MAX_INT128 <= net <= _MAX_INT128:
                     msg = f"liquidity_net {net} of tick {tick} is not an int128"
                     raise ValueError(msg)
-            object.__setattr__(self, "ticks", MappingProxyType(ticks))
-            object.__setattr__(self, "bitmap", MappingProxyType(build_bitmap(ticks, self.tick_spacing)))
+            object.__setattr__(self, "ticks", FrozenIntMap(ticks))
+            object.__setattr__(self, "bitmap", FrozenIntMap(build_bitmap(ticks, self.tick_spacing)))
 
     def swap_exact_in(
         self, amount_in: int, zero_for_one: bool, sqrt_price_limit_x96: int | None = None
