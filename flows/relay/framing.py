@@ -17,11 +17,12 @@ and every offset is absolute within the stream (the number of bytes fed before i
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from flows.errors import FrameError
 from flows.relay.codec import ChecksumPolicy, Frame, decode_frame
-from flows.relay.header import HEADER_SIZE, MAGIC_BYTES
+from flows.relay.header import HEADER_SIZE, MAGIC, MAGIC_BYTES
 from flows.relay.protocol import MAX_PAYLOAD
 from flows.relay.tlv import UnknownTlv
 
@@ -29,6 +30,7 @@ from flows.relay.tlv import UnknownTlv
 MAX_DEAD_BYTES = 65536
 
 _LIMITS = {int(d): limit for d, limit in MAX_PAYLOAD.items()}
+_PEEK = struct.Struct("<IB19xI").unpack_from  # magic, relay_domain, payload_size
 _MAGIC_TAIL = len(MAGIC_BYTES) - 1  # bytes kept back when no magic is found: a magic may straddle chunks
 
 
@@ -121,29 +123,32 @@ class Framer:
         """Frame as much of ``buf`` as possible into ``out``; return how many bytes were consumed."""
         pos = 0
         n = len(buf)
+        policy, base = self.policy, self._base
+        frames = unknown = 0
         while pos < n:
-            if not buf.startswith(MAGIC_BYTES, pos):
-                nxt = buf.find(MAGIC_BYTES, pos + 1)
-                # Without a magic in sight, keep back a possible partial magic unless the stream is over.
-                stop = nxt if nxt >= 0 else (n if final else max(pos, n - _MAGIC_TAIL))
-                if stop == pos:
-                    break
-                self._hold_dead(buf, pos, stop, "no magic", out)
-                pos = stop
-                continue
             if n - pos < HEADER_SIZE:
+                if not buf.startswith(MAGIC_BYTES, pos):
+                    pos, found = self._skip_to_magic(buf, pos, out, final)
+                    if not found:
+                        break
+                    continue
                 if final:
                     self._hold_dead(buf, pos, n, f"truncated header: {n - pos} of {HEADER_SIZE} bytes", out)
                     pos = n
                 break
-            domain = buf[pos + 4]
-            size = int.from_bytes(buf[pos + 24 : pos + 28], "little")
-            limit = _LIMITS.get(domain)
-            if limit is None:
-                pos = self._skip_bad_start(buf, pos, f"unknown relay domain {domain}", out, final)
+            magic, domain, size = _PEEK(buf, pos)
+            if magic != MAGIC:
+                pos, found = self._skip_to_magic(buf, pos, out, final)
+                if not found:
+                    break
                 continue
-            if size > limit:
-                reason = f"payload_size {size} above the domain {domain} limit {limit}"
+            limit = _LIMITS.get(domain)
+            if limit is None or size > limit:
+                reason = (
+                    f"unknown relay domain {domain}"
+                    if limit is None
+                    else f"payload_size {size} above the domain {domain} limit {limit}"
+                )
                 pos = self._skip_bad_start(buf, pos, reason, out, final)
                 continue
             end = pos + HEADER_SIZE + size
@@ -154,22 +159,37 @@ class Framer:
                 pos = self._skip_bad_start(buf, pos, reason, out, final)
                 continue
             try:
-                frame = decode_frame(buf, offset=pos, policy=self.policy, base=self._base)
+                frame = decode_frame(buf, offset=pos, policy=policy, base=base)
             except FrameError as exc:
                 pos = self._skip_bad_start(buf, pos, exc.reason, out, final)
                 continue
-            self._release_dead(out)
+            if self._dead is not None:
+                self._release_dead(out)
             pos = end
             if size == 0 and frame.header.sequence == 0:
                 self.hellos += 1
                 if not self.emit_hellos:
                     continue
-            self.frames += 1
+            frames += 1
             for tlv in frame.tlvs:
                 if type(tlv) is UnknownTlv:
-                    self.unknown_tlvs += 1
+                    unknown += 1
             out.append(frame)
+        self.frames += frames
+        self.unknown_tlvs += unknown
         return pos
+
+    def _skip_to_magic(
+        self, buf: bytes | bytearray, pos: int, out: list[Frame | DeadFrame], final: bool
+    ) -> tuple[int, bool]:
+        """Mark the bytes before the next magic dead; return (where to resume, whether a magic was found)."""
+        n = len(buf)
+        nxt = buf.find(MAGIC_BYTES, pos + 1)
+        # Without a magic in sight, keep back a possible partial magic unless the stream is over.
+        stop = nxt if nxt >= 0 else (n if final else max(pos, n - _MAGIC_TAIL))
+        if stop > pos:
+            self._hold_dead(buf, pos, stop, "no magic", out)
+        return stop, nxt >= 0
 
     def _skip_bad_start(
         self, buf: bytes | bytearray, pos: int, reason: str, out: list[Frame | DeadFrame], final: bool

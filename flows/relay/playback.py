@@ -37,6 +37,7 @@ def record(
     duration_s: float | None = None,
     stop: threading.Event | None = None,
     connect_timeout_s: float | None = 10.0,
+    flush_s: float = 0.2,
     clock: Callable[[], int] = time.time_ns,
 ) -> RecordResult:
     """Record everything a relay socket delivers into a capture file.
@@ -47,6 +48,7 @@ def record(
         duration_s: stop after this many seconds (None: until ``stop`` is set).
         stop: event that ends the recording.
         connect_timeout_s: give up if the relay cannot be reached this long at the start.
+        flush_s: how often the capture file is flushed while recording, in seconds.
         clock: receive-time source, ns since epoch.
 
     Returns:
@@ -68,6 +70,8 @@ def record(
         if timer is not None:
             timer.daemon = True
             timer.start()
+        flusher = threading.Thread(target=_flush_every, args=(writer, stop, flush_s), daemon=True)
+        flusher.start()
         try:
             for item in client:
                 writer.write(clock(), item.raw)
@@ -79,7 +83,14 @@ def record(
             if timer is not None:
                 timer.cancel()
             client.close()
+            flusher.join(timeout=2.0)
     return RecordResult(frames, dead, client.stats.bytes, client.stats.reconnects)
+
+
+def _flush_every(writer: CaptureWriter, stop: threading.Event, period_s: float) -> None:
+    """Flush the capture while recording, so a reader (or a crash) sees at most ``period_s`` of lag."""
+    while not stop.wait(period_s):
+        writer.flush()
 
 
 def replay_schedule(records: Iterable[CaptureRecord], speed: float | None) -> Iterable[tuple[float, bytes]]:

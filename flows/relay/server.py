@@ -86,8 +86,8 @@ class _Client:
         self.writer = threading.Thread(target=self._write, name=f"relay-write-{self.name}", daemon=True)
 
     def start(self) -> None:
+        self.writer.start()  # first: the reader joins the writer when it ends
         self.reader.start()
-        self.writer.start()
 
     def offer(self, data: bytes) -> bool:
         """Queue ``data`` without blocking; False when the queue is full."""
@@ -205,7 +205,7 @@ class _DomainRelay:
                 self._clients.add(client)
                 self.stats.accepted += 1
                 self.stats.clients = len(self._clients)
-            client.start()
+                client.start()  # under the lock: stop() sees either no client or a started one
 
     def handle(self, sender: _Client, items: list[Frame | DeadFrame]) -> None:
         """Route what one read from ``sender`` framed: subscriptions, broadcast, or count and drop.

@@ -12,17 +12,9 @@ Sizes enforced on decode are the sizes AlphaPulse really emits (Quote 56, Arbitr
 from __future__ import annotations
 
 from flows.relay.tlv_base import Tlv, UnknownTlv
+from flows.relay.tlv_liquidity import PoolBurn, PoolLiquidity, PoolMint, PoolTick
 from flows.relay.tlv_market import GasPrice, OrderBook, OrderLevel, Quote, QuoteUpdate, Trade
-from flows.relay.tlv_pool import (
-    PoolBurn,
-    PoolInfo,
-    PoolLiquidity,
-    PoolMint,
-    PoolState,
-    PoolSwap,
-    PoolSync,
-    PoolTick,
-)
+from flows.relay.tlv_pool import PoolInfo, PoolState, PoolSwap, PoolSync
 from flows.relay.tlv_signal import ArbitrageSignal, ExecutionReport, FlashLoanResult
 from flows.relay.tlv_system import Heartbeat, Subscribe
 

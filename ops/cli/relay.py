@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from flows.errors import ConfigError, FrameError
-from flows.relay.capture import iter_capture
+from flows.relay.capture import iter_capture, read_capture_info
 from flows.relay.codec import ChecksumPolicy, Frame, decode_frame
 from flows.relay.framing import DeadFrame, Framer
 from flows.relay.jsonform import frame_from_json, frame_to_json
@@ -68,6 +68,7 @@ def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None
     p.add_argument("--socket", required=True, help="relay socket to read")
     p.add_argument("--out", required=True, help="capture file to write")
     p.add_argument("--duration", type=float, help="seconds to record (default: until interrupted)")
+    p.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to wait for the relay (default 10)")
     p.set_defaults(func=_record)
 
     p = cmds.add_parser("replay", help="send a capture file into a relay socket")
@@ -76,6 +77,7 @@ def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None
     pace = p.add_mutually_exclusive_group()
     pace.add_argument("--speed", type=float, default=1.0, help="time scale: 1 as recorded, 2 twice as fast")
     pace.add_argument("--as-fast-as-possible", action="store_true", help="no pacing")
+    p.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to wait for the relay (default 10)")
     p.set_defaults(func=_replay)
 
 
@@ -225,7 +227,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _record(args: argparse.Namespace) -> int:
     stop = _stop_on_signals()
-    result = record(args.socket, args.out, duration_s=args.duration, stop=stop)
+    result = record(args.socket, args.out, duration_s=args.duration, stop=stop, connect_timeout_s=args.connect_timeout)
     _emit(sys.stdout, {"out": args.out, **{k: getattr(result, k) for k in result.__slots__}})
     return 0
 
@@ -234,8 +236,10 @@ def _replay(args: argparse.Namespace) -> int:
     if not args.as_fast_as_possible and args.speed <= 0:
         msg = f"--speed must be positive, got {args.speed}"
         raise ConfigError(msg)
+    read_capture_info(args.capture)  # a bad file fails before anything is sent
     stop = _stop_on_signals()
     speed = None if args.as_fast_as_possible else args.speed
-    sent = replay(iter_capture(args.capture), args.socket, speed=speed, stop=stop)
+    records = iter_capture(args.capture)
+    sent = replay(records, args.socket, speed=speed, stop=stop, connect_timeout_s=args.connect_timeout)
     _emit(sys.stdout, {"capture": args.capture, "sent": sent})
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -83,8 +84,8 @@ def serve_once(path: Path, payload_chunks: list[bytes], pause: float = 0.002) ->
 def test_partial_reads_lose_nothing(sock_dir: Path, collectors) -> None:
     sent = frames(20)
     stream = b"".join(sent)
-    cuts = list(range(0, len(stream), 37)) + [len(stream)]  # boundaries nowhere near frame boundaries
-    chunks = [stream[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    cuts = [*range(0, len(stream), 37), len(stream)]  # boundaries nowhere near frame boundaries
+    chunks = [stream[a:b] for a, b in itertools.pairwise(cuts)]
     path = sock_dir / "peer.sock"
     peer = serve_once(path, chunks)
     consumer = collectors(RelayClient(path, backoff=FAST))

@@ -16,8 +16,6 @@ from flows.relay.header import HEADER_STRUCT, MAGIC, compute_checksum
 from flows.relay.protocol import MAX_PAYLOAD, RelayDomain
 from flows.relay.tlv import (
     TLV_CLASSES,
-    ArbitrageSignal,
-    FlashLoanResult,
     Heartbeat,
     PoolSync,
     Quote,

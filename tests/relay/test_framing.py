@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,7 +37,7 @@ def build(specs: list[tuple[int, str]]) -> list[bytes]:
 def chunked(stream: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(stream) + 1) for c in cuts})
     bounds = [0, *points, len(stream)]
-    return [stream[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [stream[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def run(framer: Framer, chunks: list[bytes]) -> list[Frame | DeadFrame]:
@@ -129,7 +131,7 @@ def test_damage_never_crashes_and_counts_reconcile(specs: list, tail: int, cuts:
     assert all(raw in frames for raw in delivered)
     assert len(set(delivered)) == len(delivered)
     assert set(intact) <= set(delivered)
-    assert all(d.reason and d.reason == d.reason.lower() or "0x" in d.reason for d in out if isinstance(d, DeadFrame))
+    assert all(d.reason and (d.reason == d.reason.lower() or "0x" in d.reason) for d in out if isinstance(d, DeadFrame))
 
 
 def test_garbage_between_frames_is_one_dead_frame_each() -> None:

@@ -100,7 +100,8 @@ def _cases() -> dict[str, bytes]:
     for name, tlv in sorted(s.items()):
         domain = domain_of.get(name, RelayDomain.MARKET_DATA)
         cases[f"tlv_{name}"] = encode_frame(domain, 4, [tlv], sequence=100 + tlv.TYPE, timestamp_ns=TS)
-    cases["several_tlvs"] = encode_frame(1, 4, [s["PoolSync"], s["PoolSwap"], s["GasPrice"]], sequence=5, timestamp_ns=TS)
+    several = [s["PoolSync"], s["PoolSwap"], s["GasPrice"]]
+    cases["several_tlvs"] = encode_frame(1, 4, several, sequence=5, timestamp_ns=TS)
     cases["unknown_tlv_kept_raw"] = encode_frame(
         1, 4, [UnknownTlv(9, b"\x01\x02\x03"), s["PoolSync"]], sequence=6, timestamp_ns=TS
     )
@@ -108,8 +109,8 @@ def _cases() -> dict[str, bytes]:
     cases["empty_order_book_extended"] = encode_frame(
         1, 1, [OrderBook(TS, 1, 10**8, 1, 100, 51, 0, (), ())], sequence=8, timestamp_ns=TS
     )
-    cases["version_2_raw_tlvs"] = encode_frame(1, 4, [UnknownTlv(16, PoolSync.encode(s["PoolSync"]))], sequence=9,
-                                               timestamp_ns=TS, version=2)
+    raw_sync = UnknownTlv(16, PoolSync.encode(s["PoolSync"]))
+    cases["version_2_raw_tlvs"] = encode_frame(1, 4, [raw_sync], sequence=9, timestamp_ns=TS, version=2)
     return cases
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from flows.relay.codec import decode_frame, encode_frame
+
 from .helpers import sample_tlvs
 
 S = sample_tlvs()
@@ -34,7 +35,7 @@ def layout(size: int, *fields: tuple[int, bytes]) -> bytes:
     return bytes(out)
 
 
-def expected(name: str) -> bytes:  # noqa: PLR0911 - one branch per layout is the point
+def expected(name: str) -> bytes:
     t = S[name]
     if name == "Trade":
         return layout(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import stat
@@ -15,7 +16,8 @@ from flows.relay.client import RelayClient, RelayProducer
 from flows.relay.codec import encode_frame
 from flows.relay.protocol import RelayDomain, VenueId
 from flows.relay.server import RelayServer
-from flows.relay.tlv import PoolSwap, PoolSync, Subscribe
+from flows.relay.subscription import subscribe_frame
+from flows.relay.tlv import Subscribe
 
 from .conftest import wait_for
 from .helpers import QUICKSWAP_WMATIC_USDC, UNIV3_USDC_WETH, sample_tlvs
@@ -93,20 +95,21 @@ def test_a_slow_client_is_dropped_and_the_others_are_not(sock_dir: Path, collect
 
 def test_subscriptions_filter_and_legacy_clients_see_everything(sock_dir: Path, collectors) -> None:
     sync_x = S["PoolSync"]
-    sync_y = PoolSync(**{**{k: getattr(sync_x, k) for k in PoolSync.KINDS}, "pool_address": "0x" + "11" * 20})
-    swap_x = PoolSwap(**{**{k: getattr(S["PoolSwap"], k) for k in PoolSwap.KINDS}, "pool_address": sync_x.pool_address,
-                         "venue": VenueId.QUICKSWAP})
+    sync_y = dataclasses.replace(sync_x, pool_address="0x" + "11" * 20)
+    swap_x = dataclasses.replace(S["PoolSwap"], pool_address=sync_x.pool_address, venue=VenueId.QUICKSWAP)
     trade = S["Trade"]
     with RelayServer(sock_dir, [MD]) as relay:
         path = relay.socket_path(MD)
         by_type = collectors(RelayClient(path, subscribe=Subscribe(tlv_types=(16,))))
-        by_pool = collectors(RelayClient(path, subscribe=Subscribe(pools=(QUICKSWAP_WMATIC_USDC.upper().replace("0X", "0x"),))))
+        checksummed = "0x" + QUICKSWAP_WMATIC_USDC[2:].upper()  # any case matches
+        by_pool = collectors(RelayClient(path, subscribe=Subscribe(pools=(checksummed,))))
         by_venue = collectors(RelayClient(path, subscribe=Subscribe(venues=(VenueId.COINBASE,))))
         both = collectors(RelayClient(path, subscribe=Subscribe(tlv_types=(11,), pools=(QUICKSWAP_WMATIC_USDC,))))
         legacy = collectors(RelayClient(path, emit_hellos=True))
         assert relay.wait_clients(MD, 5)
         assert wait_for(lambda: relay.stats(MD).subscribes == 4)
-        sent = [encode_frame(1, 4, [t], sequence=i, timestamp_ns=i) for i, t in enumerate([sync_x, sync_y, swap_x, trade], 1)]
+        tlvs = [sync_x, sync_y, swap_x, trade]
+        sent = [encode_frame(1, 4, [t], sequence=i, timestamp_ns=i) for i, t in enumerate(tlvs, 1)]
         with RelayProducer(path) as producer:
             producer.send(HELLO)
             for raw in sent:
@@ -127,8 +130,6 @@ def test_resubscribing_with_no_filter_means_everything(sock_dir: Path, collector
         sub = collectors(RelayClient(path, subscribe=Subscribe(tlv_types=(1,))))
         assert wait_for(lambda: relay.stats(MD).subscribes == 1)
         assert sub.client.connect()
-        from flows.relay.subscription import subscribe_frame
-
         sub.client.send(subscribe_frame())
         assert wait_for(lambda: relay.stats(MD).subscribes == 2)
         with RelayProducer(path) as producer:
