@@ -24,9 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--store-dsn", default="")
     p.add_argument("--relay-socket", default="")
     p.add_argument("--recovery-dir", default="")
+    p.add_argument("--rpc-url", default="", help="JSON-RPC endpoint for risk_execution flows")
+    p.add_argument("--signals-socket", default="", help="AlphaPulse signals relay socket (accepted opportunities)")
+    p.add_argument("--state-dir", default="", help="where persisted flow state lives (risk state, ledgers)")
     p.add_argument("--workers", type=int, default=0, help="workers per process (default: from the spec)")
     p.add_argument("--process-id", type=int, default=None)
     p.add_argument("--addresses", default="", help="semicolon-separated host:port of every process in the cluster")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics (default: the spec's)")
     p.add_argument("--epoch-interval", type=float, default=0.0, help="seconds (default: the spec's snapshot interval)")
     args = p.parse_args(argv)
 
@@ -43,8 +47,20 @@ def main(argv: list[str] | None = None) -> int:
 
         from flows.build import RunEnv, build
         from flows.connectors.stop import install_signal_handlers
+        from flows.metrics import serve
 
-        env = RunEnv(bootstrap=args.bootstrap, store_dsn=args.store_dsn, relay_socket=args.relay_socket)
+        port = spec.observability.metrics_port if args.metrics_port is None else args.metrics_port
+        if port and args.process_id:
+            port += args.process_id  # one port per process of a cluster
+        serve(port)
+        env = RunEnv(
+            bootstrap=args.bootstrap,
+            store_dsn=args.store_dsn or os.environ.get("PULSEARB_STORE_DSN", ""),
+            relay_socket=args.relay_socket,
+            rpc_url=args.rpc_url or os.environ.get("PULSEARB_RPC_URL", ""),
+            signals_socket=args.signals_socket,
+            state_dir=args.state_dir,
+        )
         flow = build(spec, env)
         recovery = None
         recovery_dir = args.recovery_dir or spec.recovery.directory

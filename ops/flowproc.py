@@ -47,8 +47,6 @@ class FlowProcess:
     def argv(self) -> list[str]:
         """The command line of the process."""
         argv = [sys.executable, "-m", "flows.run", "--spec", str(self.spec.path), "--bootstrap", self.bootstrap]
-        if self.store_dsn:
-            argv += ["--store-dsn", self.store_dsn]
         if self.relay_socket:
             argv += ["--relay-socket", self.relay_socket]
         if self.recovery_dir:
@@ -62,8 +60,15 @@ class FlowProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                self.argv(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=os.environ.copy()
+                self.argv(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env()
             )
+
+    def env(self) -> dict[str, str]:
+        """The process environment: the store DSN travels here, not in argv, so its password is not in `ps`."""
+        env = os.environ.copy()
+        if self.store_dsn:
+            env["PULSEARB_STORE_DSN"] = self.store_dsn
+        return env
 
     @property
     def pid(self) -> int | None:

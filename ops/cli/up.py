@@ -6,7 +6,6 @@ import argparse
 import signal
 import threading
 import time
-
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -32,7 +31,7 @@ def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None
     p.set_defaults(func=run)
 
 
-def _table(progress: "Progress", total: int) -> Table:
+def _table(progress: Progress, total: int) -> Table:
     t = Table(title=f"pulsearb up  {progress.elapsed_s:6.1f} s", expand=False)
     t.add_column("stage")
     t.add_column("count", justify="right")
@@ -46,12 +45,12 @@ def _table(progress: "Progress", total: int) -> Table:
 
 def run(args: argparse.Namespace) -> int:
     """Start the stack, deploy every spec, replay the market, report."""
-    from rich.live import Live  # noqa: PLC0415 - heavy imports only when the command runs
+    from rich.live import Live
 
-    from ops.market import model  # noqa: PLC0415
-    from ops.pipeline import Pipeline  # noqa: PLC0415
-    from ops.report import collect, render  # noqa: PLC0415
-    from ops.stack import stack  # noqa: PLC0415
+    from ops.market import model
+    from ops.pipeline import Pipeline
+    from ops.report import collect, render
+    from ops.stack import stack
 
     if args.duration <= 0 or args.speed <= 0:
         msg = "--duration and --speed must be positive numbers of seconds / a positive factor"

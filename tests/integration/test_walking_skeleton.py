@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.build import strategy_params
+from flows.builders.detector import strategy_params
 from flows.pools import PoolState
 from flows.spec import load_specs
 from flows.strategies import cross_dex
