@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         if port and args.process_id:
             port += args.process_id  # one port per process of a cluster
         serve(port)
+        from flows.metrics import FLOW_INFO  # noqa: PLC0415
+
+        FLOW_INFO.labels(spec.name, spec.kind, str(args.process_id or 0)).set(1)
         env = RunEnv(
             bootstrap=args.bootstrap,
             store_dsn=args.store_dsn or os.environ.get("PULSEARB_STORE_DSN", ""),

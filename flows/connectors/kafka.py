@@ -17,6 +17,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartiti
 from confluent_kafka.admin import AdminClient
 
 from flows.connectors.stop import STOP
+from flows.metrics import CONSUMER_LAG
 from sinks.kafka import KafkaWriter, client_config
 
 
@@ -51,6 +52,7 @@ class _Partition(StatefulSourcePartition[KafkaRecord, int]):
         resume: int | None,
         batch_size: int,
         tail: bool,
+        flow: str = "",
     ) -> None:
         self._consumer = Consumer(config)
         self._tp = TopicPartition(topic, partition)
@@ -68,6 +70,7 @@ class _Partition(StatefulSourcePartition[KafkaRecord, int]):
         self._batch_size = batch_size
         self._draining = not tail
         self._idle_polls = 0
+        self._lag = CONSUMER_LAG.labels(flow, topic, str(partition))
 
     def _fetched_high(self) -> int | None:
         # The high watermark from fetch responses, not from ListOffsets: some brokers (Tansu 0.6) answer
@@ -87,9 +90,11 @@ class _Partition(StatefulSourcePartition[KafkaRecord, int]):
                 KafkaRecord(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value(), msg.timestamp()[1])
             )
             self._offset = msg.offset() + 1
+        high = self._fetched_high()
+        if high is not None and self._offset >= 0:
+            self._lag.set(max(0, high - self._offset))
         if self._draining:
             self._idle_polls = 0 if batch else self._idle_polls + 1
-            high = self._fetched_high()
             # End once caught up with the end offset fetches report, after two empty polls in a row.
             if not batch and self._idle_polls >= 2 and high is not None and (self._offset < 0 or self._offset >= high):
                 raise StopIteration
@@ -153,7 +158,8 @@ class KafkaSource(FixedPartitionedSource[KafkaRecord, int]):
             },
         )
         config.update(self._extra)
-        return _Partition(config, topic, int(idx), self._start, resume_state, self._batch_size, self._tail)
+        flow = step_id.split(".", 1)[0]
+        return _Partition(config, topic, int(idx), self._start, resume_state, self._batch_size, self._tail, flow)
 
 
 class _SinkPartition(StatelessSinkPartition[OutRecord]):
