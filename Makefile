@@ -3,9 +3,16 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup system-packages run test lint bench clean
 
-setup: $(VENV)/.installed ops/node/node_modules/.installed
+setup: $(VENV)/.installed ops/node/node_modules/.installed system-packages
+
+# Debian packages: promtool (checks the alert rules). Root installs directly, others through sudo.
+system-packages:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing Debian's prometheus package (promtool)"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "make: $(PY) not found: install Python 3.11 (or run make PY=python3.12)"; exit 1; }
