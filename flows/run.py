@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from datetime import timedelta
 from pathlib import Path
 
-from flows.errors import PulsearbError
+from flows.errors import ConfigError, PulsearbError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,8 +29,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--signals-socket", default="", help="AlphaPulse signals relay socket (accepted opportunities)")
     p.add_argument("--state-dir", default="", help="where persisted flow state lives (risk state, ledgers)")
     p.add_argument("--workers", type=int, default=0, help="workers per process (default: from the spec)")
-    p.add_argument("--process-id", type=int, default=None)
+    p.add_argument("--process-id", default=None, help="index in a cluster, or auto: the hostname ordinal")
     p.add_argument("--addresses", default="", help="semicolon-separated host:port of every process in the cluster")
+    p.add_argument(
+        "--peers",
+        default="",
+        help="address template expanded for i in range(processes): {i} the index, {p} = --peer-base-port + i "
+        "(e.g. 'pulsearb-bridge-{i}.pulsearb-bridge:2101' on Kubernetes, '127.0.0.1:{p}' under systemd)",
+    )
+    p.add_argument("--peer-base-port", type=int, default=2101)
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics (default: the spec's)")
     p.add_argument("--epoch-interval", type=float, default=0.0, help="seconds (default: the spec's snapshot interval)")
     args = p.parse_args(argv)
@@ -49,13 +57,17 @@ def main(argv: list[str] | None = None) -> int:
         from flows.connectors.stop import install_signal_handlers
         from flows.metrics import serve
 
-        port = spec.observability.metrics_port if args.metrics_port is None else args.metrics_port
-        if port and args.process_id:
-            port += args.process_id  # one port per process of a cluster
+        process_id = _process_id(args.process_id)
+        if args.metrics_port is None:
+            port = spec.observability.metrics_port
+            if port and process_id:
+                port += process_id  # processes of one cluster on one host need one port each
+        else:
+            port = args.metrics_port
         serve(port)
-        from flows.metrics import FLOW_INFO  # noqa: PLC0415
+        from flows.metrics import FLOW_INFO
 
-        FLOW_INFO.labels(spec.name, spec.kind, str(args.process_id or 0)).set(1)
+        FLOW_INFO.labels(spec.name, spec.kind, str(process_id or 0)).set(1)
         env = RunEnv(
             bootstrap=args.bootstrap,
             store_dsn=args.store_dsn or os.environ.get("PULSEARB_STORE_DSN", ""),
@@ -77,10 +89,16 @@ def main(argv: list[str] | None = None) -> int:
         install_signal_handlers()
         epoch = timedelta(seconds=args.epoch_interval or spec.recovery.snapshot_interval_s)
         addresses = args.addresses.split(";") if args.addresses else None
+        if args.peers and spec.resources.processes > 1:
+            addresses = [
+                args.peers.format(i=i, p=args.peer_base_port + i) for i in range(spec.resources.processes)
+            ]
+        if addresses is None:
+            process_id = None
         cli_main(
             flow,
             workers_per_process=args.workers or spec.resources.workers_per_process,
-            process_id=args.process_id,
+            process_id=process_id,
             addresses=addresses,
             epoch_interval=epoch,
             recovery_config=recovery,
@@ -89,6 +107,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pulsearb flow {args.spec}: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _process_id(value: str | None) -> int | None:
+    """Parse --process-id: an integer, or 'auto' for the trailing ordinal of the hostname (StatefulSet pods)."""
+    if value is None:
+        return None
+    if value == "auto":
+        host = socket.gethostname()
+        tail = host.rsplit("-", 1)[-1]
+        if not tail.isdigit():
+            msg = f"--process-id auto: hostname {host!r} does not end in -<ordinal>"
+            raise ConfigError(msg)
+        return int(tail)
+    if not value.isdigit():
+        msg = f"--process-id: expected an integer or 'auto', got {value!r}"
+        raise ConfigError(msg)
+    return int(value)
 
 
 if __name__ == "__main__":
