@@ -23,7 +23,9 @@ REALIZED_PNL = Gauge("pulsearb_realized_pnl_usd", "Realized PnL today, USD (disp
 DAILY_LOSS_RATIO = Gauge("pulsearb_daily_loss_ratio", "Realized loss today / daily loss limit", ["flow"])
 KILL_SWITCH = Gauge("pulsearb_kill_switch", "1 while the kill switch is on", ["flow"])
 BREAKER_OPEN = Gauge("pulsearb_circuit_breaker_open", "1 while the failure circuit breaker is open", ["flow"])
-ENDPOINT_UP = Gauge("pulsearb_endpoint_up", "1 when a dependency (broker, rpc, store) answered last check", ["flow", "endpoint"])
+ENDPOINT_UP = Gauge(
+    "pulsearb_endpoint_up", "1 when a dependency (broker, rpc, store) answered its last check", ["flow", "endpoint"]
+)
 FLOW_INFO = Gauge("pulsearb_flow_info", "1 for a running flow process", ["flow", "kind", "process"])
 HOP_LATENCY = Histogram(
     "pulsearb_hop_latency_seconds",

@@ -14,7 +14,8 @@ class TopicCounter:
     """Reads end-minus-start offsets of topics; one consumer reused for every poll."""
 
     def __init__(self, bootstrap: str) -> None:
-        self._consumer = Consumer(client_config(bootstrap, {"group.id": "pulsearb-counter", "enable.auto.commit": False, "log_level": 0}))
+        settings = {"group.id": "pulsearb-counter", "enable.auto.commit": False, "log_level": 0}
+        self._consumer = Consumer(client_config(bootstrap, settings))
         self._parts: dict[str, list[int]] = {}
 
     def _partitions(self, topic: str) -> list[int]:

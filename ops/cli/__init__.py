@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every command group."""
     parser = argparse.ArgumentParser(
         prog="pulsearb",
-        description="pulsearb: DeFi arbitrage pipeline for AlphaPulse (relay -> Kafka -> Bytewax -> chain -> ClickHouse)",
+        description="pulsearb: DeFi arbitrage for AlphaPulse (relay -> Kafka -> Bytewax -> chain -> ClickHouse)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("--log-level", default="WARNING", help="log level (default WARNING: quiet)")

@@ -41,7 +41,8 @@ def test_stack_up_status_down(tmp_path: Path) -> None:
             for line in listen:
                 fields = line.split()
                 local, state = fields[1], fields[3]
-                if state == "0A" and int(local.split(":")[1], 16) in (int(port), int(info["rpc_url"].rsplit(":", 1)[1])):
+                ours = (int(port), int(info["rpc_url"].rsplit(":", 1)[1]))
+                if state == "0A" and int(local.split(":")[1], 16) in ours:
                     assert local.split(":")[0] == "0100007F", f"pid {pid} listens on {local}"
     finally:
         down = _cli(tmp_path, "stack", "down")
