@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics (default: the spec's)")
     p.add_argument("--epoch-interval", type=float, default=0.0, help="seconds (default: the spec's snapshot interval)")
     args = p.parse_args(argv)
+    from flows.connectors.stop import install_signal_handlers
+
+    # First thing: a SIGTERM during start-up must stop the flow cleanly, not kill it half-built.
+    install_signal_handlers()
 
     from flows.spec import load_spec
 
@@ -54,7 +58,6 @@ def main(argv: list[str] | None = None) -> int:
         from bytewax.run import cli_main
 
         from flows.build import RunEnv, build
-        from flows.connectors.stop import install_signal_handlers
         from flows.metrics import serve
 
         process_id = _process_id(args.process_id)
@@ -86,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
                 init_db_dir(path, 1)
             backup = timedelta(seconds=spec.recovery.backup_interval_s)
             recovery = RecoveryConfig(path, backup_interval=backup)
-        install_signal_handlers()
         epoch = timedelta(seconds=args.epoch_interval or spec.recovery.snapshot_interval_s)
         addresses = args.addresses.split(";") if args.addresses else None
         if args.peers and spec.resources.processes > 1:

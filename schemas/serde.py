@@ -1,9 +1,9 @@
 """Avro encoding of topic records with Avro single-object encoding (self-identifying payloads).
 
 Every payload is ``C3 01`` + the writer schema's CRC-64-AVRO fingerprint (8 bytes, little-endian, as the Avro
-spec says) + the Avro binary body. A reader looks the fingerprint up among the topic's current schema and every earlier version kept in
-``schemas/avro/history/<schema>/vN.avsc``, and lets fastavro resolve writer -> reader, so old and new producers
-and consumers interoperate while the compatibility test holds.
+spec says) + the Avro binary body. A reader looks the fingerprint up among the topic's current schema and every
+earlier version kept in ``schemas/avro/history/<schema>/vN.avsc``, and lets fastavro resolve writer -> reader, so
+old and new producers and consumers interoperate while the compatibility test holds.
 
 Raw on-chain amounts are Avro ``fixed(32)`` big-endian integers (``UInt256``, two's complement ``Int256``):
 :func:`u256`/:func:`i256` and their inverses convert at the record boundary.
