@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         spec = load_spec(args.spec)
+        _check_broker(args.bootstrap)
         logging.basicConfig(
             level=os.environ.get("PULSEARB_LOG_LEVEL", spec.observability.log_level).upper(),
             format='{"ts":"%(asctime)s","level":"%(levelname)s","flow":"' + spec.name + '","msg":%(message)r}',
@@ -109,6 +110,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pulsearb flow {args.spec}: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _check_broker(bootstrap: str, timeout_s: float = 5.0) -> None:
+    """Fail in one line, before building anything, when no bootstrap server accepts a connection."""
+    from flows.errors import StackError
+
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if not port.isdigit():
+            msg = f"--bootstrap: expected host:port[,host:port], got {bootstrap!r}"
+            raise ConfigError(msg)
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+                return
+        except OSError:
+            continue
+    msg = f"Kafka broker {bootstrap} is unreachable: check --bootstrap, or start the local stack (`pulsearb stack up`)"
+    raise StackError(msg)
 
 
 def _process_id(value: str | None) -> int | None:
