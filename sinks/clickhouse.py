@@ -37,32 +37,95 @@ class SinkUnavailable(PulsearbError):
         return (type(self), (str(self), self.retry_after_s))
 
 
+class StoreBusy(SinkUnavailable):
+    """An embedded store's data directory is owned by another process (chdb allows one owner at a time)."""
+
+    def __init__(self, reason: str, path: str, pid: int | None, what: str) -> None:
+        super().__init__(reason)
+        self.path = path
+        self.pid = pid
+        self.what = what
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.path, self.pid, self.what))
+
+
 def default_dsn(state_dir: Path) -> str:
     """The embedded store's DSN under the state directory."""
     return f"chdb://{state_dir / 'store'}"
 
 
-def connect(dsn: str, database: str | None = None) -> Any:
+def split_chdb_dsn(dsn: str) -> tuple[str, str | None]:
+    """Split ``chdb://PATH[?config_file=FILE]`` into (``chdb://PATH``, FILE or None)."""
+    base, _, query = dsn.partition("?")
+    config = None
+    for part in filter(None, query.split("&")):
+        key, _, value = part.partition("=")
+        if key not in ("config_file", "config-file"):
+            msg = f"unknown option {key!r} in {base}: a chdb DSN takes only ?config_file=FILE"
+            raise StoreError(msg)
+        config = value
+    return base, config
+
+
+def chdb_path(dsn: str) -> Path | None:
+    """The data directory of an embedded store DSN, or None for servers and ``chdb://memory``."""
+    base, _ = split_chdb_dsn(dsn) if dsn.startswith("chdb://") else (dsn, None)
+    if not base.startswith("chdb://") or base == "chdb://memory":
+        return None
+    return Path(base.removeprefix("chdb://"))
+
+
+def connect(dsn: str, database: str | None = None, config_file: str | None = None) -> Any:
     """Open a clickhouse-connect client for ``dsn`` (``chdb://PATH``, ``chdb://memory`` or ``http(s)://...``).
+
+    Args:
+        dsn: where the store is; an embedded store may carry ``?config_file=FILE`` (a ClickHouse XML/YAML config
+            for storage policies, backup paths, ...).
+        database: default database of the session.
+        config_file: overrides the DSN's config file (embedded stores only).
 
     Raises:
         SinkUnavailable: the store cannot be opened (for chdb: another process owns the data directory).
     """
-    if dsn.startswith("chdb://") and dsn != "chdb://memory":
-        Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
     kwargs: dict[str, Any] = {"dsn": dsn}
+    if dsn.startswith("chdb://"):
+        base, dsn_config = split_chdb_dsn(dsn)
+        kwargs["dsn"] = base
+        config_file = config_file or dsn_config
+        if config_file:
+            kwargs["chdb_options"] = {"config-file": config_file}
+        path = chdb_path(base)
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
     if database:
         kwargs["database"] = database
     try:
         return clickhouse_connect.get_client(**kwargs)
     except (ProgrammingError, OperationalError, DatabaseError, OSError) as exc:
         first = str(exc).splitlines()[0][:300]
-        hint = ""
-        text = str(exc)
-        if dsn.startswith("chdb://") and ("already initialized" in text or "Error initializing" in text):
-            hint = " (an embedded store is owned by one process at a time: stop the process holding it)"
-        msg = f"cannot open ClickHouse store {redact_dsn(dsn)}: {first}{hint}"
+        path = chdb_path(dsn)
+        if path is not None and ("already initialized" in str(exc) or "Error initializing" in str(exc)):
+            pid, what = held_by(path)
+            who = f"process {pid} ({what})" if pid else "another process"
+            msg = f"the embedded store {path} is in use by {who}: chdb allows one owner process at a time"
+            raise StoreBusy(msg, str(path), pid, what) from exc
+        msg = f"cannot open ClickHouse store {redact_dsn(dsn)}: {first}"
         raise SinkUnavailable(msg) from exc
+
+
+def held_by(path: Path) -> tuple[int | None, str]:
+    """Which process holds an embedded store (chdb writes its pid into ``status``): (pid, what it is)."""
+    try:
+        pid = int((path / "status").read_text().split("PID:", 1)[1].split()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except (OSError, ValueError, IndexError):
+        return None, "unknown"
+    if "flows.run" in cmdline and "archive" in cmdline:
+        return pid, "the archive flow"
+    if "pulsearb" in cmdline:
+        return pid, "a pulsearb command"
+    return pid, cmdline[:80]
 
 
 def redact_dsn(dsn: str) -> str:
@@ -76,9 +139,9 @@ def redact_dsn(dsn: str) -> str:
 
 
 @contextlib.contextmanager
-def session(dsn: str, database: str | None = None) -> Iterator[Any]:
+def session(dsn: str, database: str | None = None, config_file: str | None = None) -> Iterator[Any]:
     """Open a client for the duration of a ``with`` block and always close it (chdb frees its data dir)."""
-    client = connect(dsn, database)
+    client = connect(dsn, database, config_file)
     try:
         yield client
     finally:
@@ -106,6 +169,30 @@ def query_rows(client: Any, sql: str, parameters: dict[str, Any] | None = None) 
     return list(result.column_names), [tuple(r) for r in result.result_rows]
 
 
+def insert_avro(client: Any, table: str, container: bytes, dedup_token: str | None = None) -> None:
+    """Insert an Avro object container (see :mod:`sinks.container`) in one INSERT; ClickHouse decodes it.
+
+    Fields missing from an older writer schema take the column default; ``dedup_token`` makes a retried or
+    replayed batch a no-op.
+
+    Raises:
+        SinkUnavailable: the store could not be reached (retry later).
+        StoreError: the insert was rejected (unknown table: run `pulsearb db migrate`; or corrupt data).
+    """
+    settings: dict[str, Any] = {"input_format_avro_allow_missing_fields": 1}
+    if dedup_token:
+        settings["insert_deduplication_token"] = dedup_token
+    try:
+        client.raw_insert(table, None, container, settings=settings, fmt="Avro")
+    except (OperationalError, OSError) as exc:
+        raise SinkUnavailable(str(exc).splitlines()[0]) from exc
+    except ClickHouseError as exc:
+        first = str(exc).splitlines()[0][:500]
+        hint = " (run `pulsearb db migrate` on this store)" if "UNKNOWN_TABLE" in str(exc) else ""
+        msg = f"insert into {table} failed: {first}{hint}"
+        raise StoreError(msg) from exc
+
+
 def insert_rows(
     client: Any,
     table: str,
@@ -125,4 +212,5 @@ def insert_rows(
     except (OperationalError, OSError) as exc:
         raise SinkUnavailable(str(exc).splitlines()[0]) from exc
     except ClickHouseError as exc:
-        raise StoreError(f"insert into {table} failed: {str(exc).splitlines()[0][:500]}") from exc
+        msg = f"insert into {table} failed: {str(exc).splitlines()[0][:500]}"
+        raise StoreError(msg) from exc

@@ -2,8 +2,8 @@
 
 Each file is recorded in ``schema_migrations`` with its sha256. A database whose recorded history differs from the
 files (a changed, missing or reordered migration) is refused with a clear error instead of being patched over.
-Statements inside a file are separated by lines holding only ``;``-terminated statements; ``{retention_days}`` and
-``{database}`` placeholders are filled from the retention policy.
+Statements end with a ``;`` at the end of a line; ``{database}`` is filled with the target database and
+``{retention_days}`` from the retention policy in force (:mod:`sinks.retention`), which migrate also applies.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from typing import Any
 
 from flows.errors import PulsearbError
 from ops.paths import ROOT
+from sinks import retention as retention_mod
 from sinks.clickhouse import command, query_rows
+from sinks.retention import RetentionPolicy
 
 MIGRATIONS_DIR = ROOT / "schemas" / "clickhouse"
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
@@ -64,11 +66,25 @@ def split_statements(sql: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def migrate(client: Any, database: str = "pulsearb", retention_days: int = 90) -> list[Migration]:
-    """Apply pending migrations to ``database``; return those applied (empty when up to date).
+def migrate(
+    client: Any,
+    database: str = "pulsearb",
+    retention_days: int | None = None,
+    retention: RetentionPolicy | None = None,
+    directory: Path = MIGRATIONS_DIR,
+) -> list[Migration]:
+    """Apply pending migrations to ``database`` and the retention policy; return the migrations applied.
+
+    Args:
+        client: an open clickhouse-connect client.
+        database: target database.
+        retention_days: shorthand for ``RetentionPolicy(retention_days)``.
+        retention: the policy to apply; None keeps the recorded one (90 days on a new store).
+        directory: where the migration files are.
 
     Raises:
         MigrationError: the recorded history differs from the files.
+        RetentionError: the policy names a volume or storage policy the store does not have.
     """
     command(client, f"CREATE DATABASE IF NOT EXISTS {database}")
     command(
@@ -78,13 +94,13 @@ def migrate(client: Any, database: str = "pulsearb", retention_days: int = 90) -
         "ENGINE = MergeTree ORDER BY version",
     )
     _, rows = query_rows(client, f"SELECT version, name, checksum FROM {database}.schema_migrations ORDER BY version")
-    files = load_migrations()
+    files = load_migrations(directory)
     by_version = {m.version: m for m in files}
     for version, name, checksum in rows:
         m = by_version.get(version)
         if m is None:
             msg = (
-                f"database {database} has migration {version:03d}_{name} which is not in {MIGRATIONS_DIR}: "
+                f"database {database} has migration {version:03d}_{name} which is not in {directory}: "
                 "this checkout is older than the database"
             )
             raise MigrationError(msg)
@@ -99,13 +115,20 @@ def migrate(client: Any, database: str = "pulsearb", retention_days: int = 90) -
     if applied_versions and pending and min(m.version for m in pending) < max(applied_versions):
         msg = f"migration {pending[0].version:03d}_{pending[0].name}.sql is older than the newest applied one"
         raise MigrationError(msg)
+    recorded = retention_mod.current(client, database)
+    if retention is None and retention_days is not None:
+        retention = RetentionPolicy(retention_days)
+    policy = retention or recorded or RetentionPolicy()
     for m in pending:
-        sql = m.sql.replace("{database}", database).replace("{retention_days}", str(retention_days))
+        sql = m.sql.replace("{database}", database).replace("{retention_days}", str(policy.days))
         for statement in split_statements(sql):
             command(client, statement)
         command(
             client,
-            f"INSERT INTO {database}.schema_migrations (version, name, checksum) VALUES ({{v:UInt32}}, {{n:String}}, {{c:String}})",
+            f"INSERT INTO {database}.schema_migrations (version, name, checksum) "
+            "VALUES ({v:UInt32}, {n:String}, {c:String})",
             parameters={"v": m.version, "n": m.name, "c": m.checksum},
         )
+    if policy != recorded or (pending and policy.volume is not None):
+        retention_mod.apply(client, database, policy)
     return pending

@@ -1,19 +1,31 @@
-"""Archive flow: every topic -> ClickHouse (batched, deduplicated); undecodable records -> dlq.<flow>."""
+"""Archive flow: every topic -> ClickHouse (batched, deduplicated); records with a bad header -> dlq.<flow>.
+
+Records are not decoded in Python: the flow checks each payload's single-object header (magic and a known schema
+fingerprint) and hands the bodies to ClickHouse in Avro containers (sinks/writer.py). Work is done per source
+batch (``flat_map_batch``), so a Kafka poll of thousands of records becomes a few chunks, one per partition.
+
+Spec settings (``store:``): ``dsn``, ``database``, ``batch_rows`` (rows per INSERT, default 50000),
+``batch_age_s`` (seconds a row may wait, default 0.5), ``max_backoff_s`` (default 10) and ``aliases``
+(``{topic: schema_topic}``: archive a topic under another topic's schema and table). Without an alias a topic
+named ``<topic>.<suffix>`` (a staging or test copy) archives into ``<topic>``'s table.
+"""
 
 from __future__ import annotations
 
-import time
+from functools import cache
 from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
 from flows.builders.common import RunEnv, dlq_record, start_offset
-from flows.connectors.clickhouse import ClickHouseSink
+from flows.connectors.clickhouse import ClickHouseSink, SinkConfig
 from flows.connectors.kafka import KafkaRecord, KafkaSink, KafkaSource
 from flows.errors import ConfigError, PulsearbError
+from flows.metrics import DEAD_LETTERS, RECORDS_IN
 from flows.spec import FlowSpec
-from schemas.serde import codec
+from sinks.archive import schema_topic_for
+from sinks.container import check_header, writers
 
 ARCHIVE_TOPICS = (
     "market.pool_sync",
@@ -31,34 +43,77 @@ ARCHIVE_TOPICS = (
 )
 
 
-def archive_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
-    """Every topic -> ClickHouse tables (batched, deduplicated); undecodable records -> dlq.<flow>."""
-    dsn = env.store_dsn or spec.store.get("dsn", "")
-    if not dsn:
-        msg = f"{spec.path}: store.dsn: an archive flow needs a ClickHouse DSN"
-        raise ConfigError(msg)
-    database = spec.store.get("database", "pulsearb")
-    dlq_topic = spec.outputs.get("dlq", f"dlq.{spec.name}")
-    topics = spec.inputs.topics or ARCHIVE_TOPICS
+def sink_config(spec: FlowSpec, env: RunEnv) -> SinkConfig:
+    """The sink settings of an archive spec.
 
-    def decode(msg: KafkaRecord) -> tuple[bool, Any]:
+    Raises:
+        ConfigError: no DSN, a bad number, or a topic without an Avro schema.
+    """
+    store = spec.store
+    dsn = env.store_dsn or store.get("dsn", "")
+    if not dsn:
+        msg = f"{spec.path}: store.dsn: an archive flow needs a ClickHouse DSN (chdb://PATH or http(s)://HOST:PORT)"
+        raise ConfigError(msg)
+    aliases = {str(k): str(v) for k, v in (store.get("aliases") or {}).items()}
+    for topic in spec.inputs.topics or ARCHIVE_TOPICS:
         try:
-            rec = codec(msg.topic).decode(msg.value or b"")
-            if "trace" in rec:
-                rec["trace"] = rec["trace"] | {"archive_ns": time.time_ns()}
-            return True, ("archive", (msg.topic, msg.partition, msg.offset, rec))
+            writers(schema_topic_for(topic, aliases))
         except PulsearbError as exc:
+            msg = f"{spec.path}: inputs.topics: {topic!r} has no Avro schema ({exc}); map it with store.aliases"
+            raise ConfigError(msg) from exc
+    try:
+        cfg = SinkConfig(
+            dsn=dsn,
+            database=str(store.get("database", "pulsearb")),
+            flow=spec.name,
+            max_rows=int(store.get("batch_rows", 50_000)),
+            max_age_s=float(store.get("batch_age_s", 0.5)),
+            max_backoff_s=float(store.get("max_backoff_s", 10.0)),
+            aliases=aliases,
+            bootstrap=env.bootstrap,
+            dlq_topic=spec.outputs.get("dlq", f"dlq.{spec.name}"),
+            kafka_extra=dict(env.kafka_extra),
+        )
+    except (TypeError, ValueError) as exc:
+        msg = f"{spec.path}: store: batch_rows, batch_age_s and max_backoff_s must be numbers ({exc})"
+        raise ConfigError(msg) from exc
+    if cfg.max_rows <= 0 or cfg.max_age_s <= 0 or cfg.max_backoff_s <= 0:
+        msg = f"{spec.path}: store: batch_rows, batch_age_s and max_backoff_s must be positive"
+        raise ConfigError(msg)
+    return cfg
+
+
+def archive_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
+    """Every topic -> ClickHouse tables (batched, deduplicated); records with a bad header -> dlq.<flow>."""
+    cfg = sink_config(spec, env)
+    topics = spec.inputs.topics or ARCHIVE_TOPICS
+    aliases = dict(cfg.aliases)
+    flow_name = spec.name
+    schema_of = cache(lambda topic: schema_topic_for(topic, aliases))
+
+    def split_batch(msgs: list[KafkaRecord]) -> list[tuple[bool, Any]]:
+        chunks: dict[tuple[str, int], list[tuple[int, bytes]]] = {}
+        out: list[tuple[bool, Any]] = []
+        for msg in msgs:
+            why = check_header(schema_of(msg.topic), msg.value)
+            if why is None:
+                chunks.setdefault((msg.topic, msg.partition), []).append((msg.offset, msg.value))
+                continue
+            DEAD_LETTERS.labels(flow_name, "decode").inc()
             where = {"source_topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
-            return False, dlq_record(spec.name, dlq_topic, "decode", exc, msg.value or b"", **where)
+            out.append((False, dlq_record(flow_name, cfg.dlq_topic, "decode", why, msg.value or b"", **where)))
+        for (topic, partition), items in chunks.items():
+            RECORDS_IN.labels(flow_name, topic).inc(len(items))
+            out.append((True, ("archive", (topic, partition, items))))
+        return out
 
     flow = Dataflow(spec.name)
-    src = op.input(
-        "kafka", flow, KafkaSource(env.bootstrap, topics, start=start_offset(spec), extra=dict(env.kafka_extra))
-    )
-    decoded = op.map("decode", src, decode)
-    split = op.branch("split", decoded, lambda x: x[0])
-    rows = op.map("ok", split.trues, lambda x: x[1])
+    source = KafkaSource(env.bootstrap, topics, start=start_offset(spec), extra=dict(env.kafka_extra))
+    src = op.input("kafka", flow, source)
+    checked = op.flat_map_batch("decode", src, split_batch)
+    split = op.branch("split", checked, lambda x: x[0])
+    chunks = op.map("ok", split.trues, lambda x: x[1])
     errs = op.map("err", split.falses, lambda x: x[1])
-    op.output("store", rows, ClickHouseSink(dsn, database))
+    op.output("store", chunks, ClickHouseSink(cfg))
     op.output("dlq", errs, KafkaSink(env.bootstrap, dict(env.kafka_extra)))
     return flow
