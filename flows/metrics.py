@@ -14,6 +14,7 @@ DEAD_LETTERS = Counter("pulsearb_dead_letters", "Inputs sent to a dead-letter to
 RELAY_BYTES = Counter("pulsearb_relay_bytes", "Bytes read from the relay socket", ["flow"])
 RELAY_RECONNECTS = Counter("pulsearb_relay_reconnects", "Relay reconnections", ["flow"])
 DELIVERY_FAILED = Counter("pulsearb_kafka_delivery_failed", "Kafka delivery reports with an error", ["flow"])
+STORE_RETRIES = Counter("pulsearb_store_retries", "ClickHouse writes retried while the store was unavailable", ["flow"])
 CONSUMER_LAG = Gauge("pulsearb_consumer_lag", "Records behind the partition end", ["flow", "topic", "partition"])
 STATE_SIZE = Gauge("pulsearb_state_size", "Keys held by a stateful step", ["flow", "step"])
 OPPORTUNITIES = Counter("pulsearb_opportunities", "Opportunities emitted", ["flow", "strategy"])

@@ -15,7 +15,7 @@ from typing import Any
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from flows.deadletter import dead_letter
-from flows.metrics import DEAD_LETTERS, ENDPOINT_UP, RECORDS_OUT
+from flows.metrics import DEAD_LETTERS, ENDPOINT_UP, RECORDS_OUT, STORE_RETRIES
 from schemas.serde import codec
 from sinks.clickhouse import SinkUnavailable, connect
 from sinks.kafka import KafkaWriter
@@ -58,6 +58,7 @@ class _Partition(StatefulSinkPartition[ArchiveChunk, None]):
         self._cfg = cfg
         self._dlq = KafkaWriter(cfg.bootstrap, dict(cfg.kafka_extra)) if cfg.bootstrap else None
         self._up = ENDPOINT_UP.labels(cfg.flow, "store")
+        self._retries = STORE_RETRIES.labels(cfg.flow)
         self.writer = ArchiveWriter(
             lambda: connect(cfg.dsn),
             cfg.database,
@@ -71,6 +72,7 @@ class _Partition(StatefulSinkPartition[ArchiveChunk, None]):
 
     def _on_retry(self, _exc: SinkUnavailable) -> None:
         self._up.set(0)
+        self._retries.inc()
 
     def _on_dead_letter(self, topic: str, partition: int, offset: int, payload: bytes, error: BaseException) -> None:
         assert self._dlq is not None
