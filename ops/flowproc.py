@@ -1,4 +1,9 @@
-"""One running flow process: started as ``python -m flows.run``, stopped cleanly with SIGTERM (drain, flush)."""
+"""One running flow process: started as ``python -m flows.run``, stopped cleanly with SIGTERM (drain, flush).
+
+Each process runs in its own session, so a Ctrl-C in the terminal reaches only the command that owns it
+(``pulsearb up`` or a supervisor), which then stops flows in pipeline order. Secrets (store DSN, RPC URL, Kafka
+password) travel in the environment, never in argv where ``ps`` shows them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +28,17 @@ class FlowProcess:
         spec: the flow.
         bootstrap: Kafka bootstrap servers.
         log_dir: where its log goes (``<flow>-<process_id>.log``).
-        store_dsn: ClickHouse DSN for archive flows.
+        store_dsn: ClickHouse DSN for archive flows (environment: ``PULSEARB_STORE_DSN``).
         relay_socket: relay socket for bridge flows.
         recovery_dir: Bytewax recovery directory ('' for none).
         process_id: index in a multi-process cluster.
         addresses: every process's host:port for a multi-process cluster.
+        metrics_port: Prometheus port of this process (None: the spec's).
+        workers: worker threads (0: the spec's).
+        rpc_url: JSON-RPC endpoint for risk_execution flows (environment: ``PULSEARB_RPC_URL``).
+        signals_socket: AlphaPulse signals relay socket for risk_execution flows.
+        state_dir: persisted flow state (risk state, ledgers).
+        env_extra: more environment (``PULSEARB_KAFKA_*`` security settings).
     """
 
     spec: FlowSpec
@@ -37,6 +49,12 @@ class FlowProcess:
     recovery_dir: str = ""
     process_id: int | None = None
     addresses: list[str] = field(default_factory=list)
+    metrics_port: int | None = None
+    workers: int = 0
+    rpc_url: str = ""
+    signals_socket: str = ""
+    state_dir: str = ""
+    env_extra: Mapping[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
 
     @property
@@ -45,30 +63,47 @@ class FlowProcess:
         return self.log_dir / f"{self.spec.name}-{self.process_id or 0}.log"
 
     def argv(self) -> list[str]:
-        """The command line of the process."""
+        """The command line of the process (no secrets)."""
         argv = [sys.executable, "-m", "flows.run", "--spec", str(self.spec.path), "--bootstrap", self.bootstrap]
-        if self.relay_socket:
-            argv += ["--relay-socket", self.relay_socket]
-        if self.recovery_dir:
-            argv += ["--recovery-dir", self.recovery_dir]
+        options = {
+            "--relay-socket": self.relay_socket,
+            "--recovery-dir": self.recovery_dir,
+            "--signals-socket": self.signals_socket,
+            "--state-dir": self.state_dir,
+        }
+        for flag, value in options.items():
+            if value:
+                argv += [flag, value]
+        if self.metrics_port is not None:
+            argv += ["--metrics-port", str(self.metrics_port)]
+        if self.workers:
+            argv += ["--workers", str(self.workers)]
         if self.process_id is not None and self.addresses:
             argv += ["--process-id", str(self.process_id), "--addresses", ";".join(self.addresses)]
         return argv
 
+    def env(self) -> dict[str, str]:
+        """The process environment: inherited, plus the secrets and settings that must not sit in argv."""
+        env = os.environ.copy()
+        env.update(self.env_extra)
+        if self.store_dsn:
+            env["PULSEARB_STORE_DSN"] = self.store_dsn
+        if self.rpc_url:
+            env["PULSEARB_RPC_URL"] = self.rpc_url
+        return env
+
     def start(self) -> None:
-        """Start the process (its output goes to :attr:`log_path`)."""
+        """Start the process in its own session (its output goes to :attr:`log_path`)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                self.argv(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env()
+                self.argv(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env(),
+                start_new_session=True,
             )
-
-    def env(self) -> dict[str, str]:
-        """The process environment: the store DSN travels here, not in argv, so its password is not in `ps`."""
-        env = os.environ.copy()
-        if self.store_dsn:
-            env["PULSEARB_STORE_DSN"] = self.store_dsn
-        return env
 
     @property
     def pid(self) -> int | None:
@@ -79,8 +114,17 @@ class FlowProcess:
         """True while the process runs."""
         return self.proc is not None and self.proc.poll() is None
 
+    def exit_code(self) -> int | None:
+        """The exit code once it ended (negative: killed by that signal), else None."""
+        return None if self.proc is None else self.proc.poll()
+
+    def terminate(self) -> None:
+        """Ask the flow to finish (SIGTERM: sources drain, sinks flush) without waiting."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+
     def stop(self, timeout_s: float = 60.0) -> int | None:
-        """Ask the flow to finish (SIGTERM: sources drain, sinks flush), wait, kill after ``timeout_s``."""
+        """Ask the flow to finish (SIGTERM), wait up to ``timeout_s``, then kill it; return its exit code."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -93,7 +137,7 @@ class FlowProcess:
         return self.proc.wait()
 
     def kill(self) -> None:
-        """kill -9 (for fault drills)."""
+        """kill -9 (fault drills, and the rest of a cluster one of whose processes died)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()

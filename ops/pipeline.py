@@ -1,12 +1,19 @@
-"""The whole pipeline on the local stack: relay -> bridge -> detector -> archive, with progress and a report.
+"""The whole pipeline on the local stack: relay -> bridge -> detectors -> risk/execution -> archive, supervised.
 
-``pulsearb up`` and the end-to-end test both drive this class, so what the test proves is what users run.
-Stop order matters: the bridge first (the relay has nothing to drain), then each downstream flow, which drains
-its topics up to their end offsets before it exits, so every record produced is archived.
+``pulsearb up`` and the end-to-end tests drive this class, so what the tests prove is what users run. Flows are laid
+out and supervised by the deploy manager's parts (:mod:`ops.deploy`), the same as ``pulsearb flows deploy``, but
+in this process: each flow gets its own recovery partitions and metrics ports under ``<state>/up`` (fresh for
+every run, since the local broker may be new), a crashed flow is restarted with backoff, and the run is recorded
+in ``<state>/up/deployments.json`` (``pulsearb flows list --root <state>/up`` shows it).
+
+Stop order matters: the bridge first (the relay has nothing to drain), then each downstream flow, which drains its
+topics up to their end offsets before it exits, so every record produced is archived.
 """
 
 from __future__ import annotations
 
+import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,7 +23,9 @@ from flows.errors import StackError
 from flows.relay.protocol import RelayDomain
 from flows.relay.server import RelayServer
 from flows.spec import FlowSpec, load_specs
-from ops.flowproc import FlowProcess
+from ops.deploy.manager import STOP_ORDER, stop_rank
+from ops.deploy.plan import Endpoints, make_plan, prepare_recovery
+from ops.deploy.supervisor import FlowSupervisor
 from ops.kafka_counts import TopicCounter
 from ops.replay import ReplayStats, replay
 from ops.stack.stack import StackInfo
@@ -24,7 +33,7 @@ from ops.topics import apply as apply_topics
 from ops.topics import load_topics
 
 WATCHED = ("market.pool_sync", "arb.opportunity", "arb.decision", "arb.execution", "dlq.relay")
-STOP_ORDER = ("bridge", "detector", "risk_execution", "archive")
+__all__ = ["STOP_ORDER", "WATCHED", "Pipeline", "Progress"]
 
 
 @dataclass(slots=True)
@@ -46,47 +55,73 @@ class Pipeline:
 
     Args:
         info: endpoints of the running stack.
-        state_dir: where logs, sockets and recovery directories go.
+        state_dir: where the run's directory (``up/``: logs, recovery, record) and the relay sockets go.
         specs: the flows to run (default: every spec in flows/specs).
+        max_failures: quick consecutive crashes after which a flow counts as failed (:meth:`check_alive` raises).
     """
 
-    def __init__(self, info: StackInfo, state_dir: Path, specs: list[FlowSpec] | None = None) -> None:
+    def __init__(
+        self, info: StackInfo, state_dir: Path, specs: list[FlowSpec] | None = None, max_failures: int = 3
+    ) -> None:
         if not info.bootstrap:
             msg = "the pipeline needs a Kafka broker: start it with `pulsearb stack up`"
             raise StackError(msg)
         self.info = info
         self.state_dir = state_dir
+        self.root = state_dir / "up"
         self.specs = specs if specs is not None else load_specs()
+        self.max_failures = max_failures
         self.relay = RelayServer(state_dir / "relay", domains=(RelayDomain.MARKET_DATA, RelayDomain.SIGNAL))
-        self.flows: list[FlowProcess] = []
+        self.flows: list[FlowSupervisor] = []
         self.counter: TopicCounter | None = None
         self.progress = Progress()
+        self._halt = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._watch_error: BaseException | None = None
 
     @property
     def relay_socket(self) -> str:
         """The market-data relay socket."""
         return str(self.relay.socket_path(RelayDomain.MARKET_DATA))
 
+    @property
+    def signals_socket(self) -> str:
+        """The signals relay socket (risk_execution flows send accepted opportunities there)."""
+        return str(self.relay.socket_path(RelayDomain.SIGNAL))
+
+    @property
+    def log_dirs(self) -> list[Path]:
+        """Where each flow's logs are."""
+        return [f.plan.log_dir for f in self.flows]
+
     def start(self, wait_s: float = 60.0) -> None:
-        """Create topics, start the relay and every flow; return once the bridge is connected.
+        """Create topics, start the relay and every flow (downstream first); return once the bridge is connected.
 
         Raises:
-            StackError: a flow exited during start-up (the message carries its log tail).
+            StackError: topics could not be aligned, or a flow kept failing during start-up (with its log tail).
         """
-        report = apply_topics(self.info.bootstrap, load_topics())
+        report = apply_topics(self.info.bootstrap, load_topics(specs=self.specs))
         if report.refused:
             raise StackError("; ".join(report.refused))
         self.relay.start()
-        for spec in sorted(self.specs, key=lambda s: STOP_ORDER.index(s.kind) * -1):
-            proc = FlowProcess(
-                spec,
-                self.info.bootstrap,
-                self.state_dir / "logs",
-                store_dsn=self.info.store_dsn if spec.kind == "archive" else "",
-                relay_socket=self.relay_socket if spec.kind == "bridge" else "",
-            )
-            proc.start()
-            self.flows.append(proc)
+        shutil.rmtree(self.root, ignore_errors=True)  # snapshots of an earlier run may point past a new broker's logs
+        endpoints = Endpoints(
+            bootstrap=self.info.bootstrap,
+            store_dsn=self.info.store_dsn,
+            relay_socket=self.relay_socket,
+            rpc_url=self.info.rpc_url or "",
+            signals_socket=self.signals_socket,
+            state_dir=str(self.state_dir),
+        )
+        taken: set[int] = set()
+        for spec in sorted(self.specs, key=lambda s: -stop_rank(s.kind)):
+            plan = make_plan(spec, self.root, endpoints, taken_ports=taken)
+            prepare_recovery(plan)
+            sup = FlowSupervisor(plan, self.root, max_failures=self.max_failures)
+            sup.start()
+            self.flows.append(sup)
+        self._watcher = threading.Thread(target=self._watch, name="pulsearb-supervisor", daemon=True)
+        self._watcher.start()
         self.counter = TopicCounter(self.info.bootstrap)
         deadline = time.monotonic() + wait_s
         bridges = sum(1 for s in self.specs if s.kind == "bridge")
@@ -97,15 +132,29 @@ class Pipeline:
                 raise StackError(msg)
             time.sleep(0.05)
 
+    def _watch(self) -> None:
+        try:
+            while not self._halt.wait(0.2):
+                for f in self.flows:
+                    f.tick()
+        except Exception as exc:  # surfaced by check_alive in the caller's thread
+            self._watch_error = exc
+
     def check_alive(self) -> None:
-        """Raise if a flow process died.
+        """Raise if a flow failed for good (crashed ``max_failures`` times in a row); crashes before that restart.
 
         Raises:
-            StackError: naming the flow, its exit code and the last lines of its log.
+            StackError: naming the flow, its last exit code and the last lines of its log.
         """
+        if self._watch_error is not None:
+            msg = f"the flow supervisor stopped: {self._watch_error!r}"
+            raise StackError(msg)
         for f in self.flows:
-            if f.proc is not None and f.proc.poll() is not None:
-                msg = f"flow {f.spec.name} exited with code {f.proc.returncode}; log {f.log_path}:\n{f.tail(15)}"
+            if f.state == "failed":
+                msg = (
+                    f"flow {f.name} failed {f.backoff.failures} times in a row (last exit code {f.last_exit}); "
+                    f"logs in {f.plan.log_dir}:\n{f.failure_log}"
+                )
                 raise StackError(msg)
 
     def feed(
@@ -125,9 +174,9 @@ class Pipeline:
         return replay(self.relay_socket, events, speed=speed, should_stop=should_stop, on_sent=sent)
 
     def poll(self, topics: Iterable[str] = WATCHED) -> Progress:
-        """Refresh topic counts."""
+        """Refresh the counts of ``topics`` (others keep their last value)."""
         if self.counter is not None:
-            self.progress.topics = self.counter.counts(topics)
+            self.progress.topics.update(self.counter.counts(topics))
         return self.progress
 
     def wait_for(self, topic: str, count: int, timeout_s: float) -> bool:
@@ -141,12 +190,15 @@ class Pipeline:
         return False
 
     def stop(self) -> dict[str, int | None]:
-        """Stop flows in pipeline order (each drains its input first), then the relay; return exit codes."""
+        """Stop flows in pipeline order (each drains its input first), then the relay; return exit codes by flow."""
+        self._halt.set()
+        if self._watcher is not None:
+            self._watcher.join()
         codes: dict[str, int | None] = {}
         for kind in STOP_ORDER:
             for f in self.flows:
-                if f.spec.kind == kind:
-                    codes[f.spec.name] = f.stop()
+                if f.plan.spec.kind == kind:
+                    codes[f.name] = f.stop()
         self.relay.stop()
         if self.counter is not None:
             self.counter.close()

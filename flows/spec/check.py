@@ -68,6 +68,7 @@ class Checker:
         self.problems: list[SpecProblem] = []
 
     def line(self, path: str) -> int:
+        """Line of ``path``, else of its nearest ancestor written in the file."""
         while path:
             if path in self.lines:
                 return self.lines[path]
@@ -75,9 +76,11 @@ class Checker:
         return self.lines.get("", 1)
 
     def add(self, path: str, expected: str, found: str) -> None:
+        """Record a problem at ``path``."""
         self.problems.append(SpecProblem(self.file, self.line(path), path or "(document)", expected, found))
 
     def check(self, value: Any, f: Field, path: str) -> bool:
+        """Check ``value`` against ``f`` (recursively); return whether it is valid."""
         ok_type = isinstance(value, _PY_TYPES[f.type]) and not (isinstance(value, bool) and f.type != "boolean")
         if not ok_type:
             self.add(path, _expected(f), found(value))
@@ -147,6 +150,12 @@ def read_yaml(text: str, checker: Checker) -> Any:
                 for key_node, value_node in n.value:
                     key = loader.construct_object(key_node, deep=True)
                     sub = f"{path}.{key}" if path else str(key)
+                    if not isinstance(key, str | int | float | bool):
+                        line = key_node.start_mark.line + 1
+                        checker.problems.append(
+                            SpecProblem(checker.file, line, path or "(document)", "plain keys", found(key))
+                        )
+                        continue
                     if key in out:
                         again = f"{json.dumps(str(key))} again (first on line {lines.get(sub, 0)})"
                         line = key_node.start_mark.line + 1
