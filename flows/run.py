@@ -86,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         if recovery_dir:
             path = Path(recovery_dir)
             if not path.exists() or not any(path.iterdir()):
-                path.mkdir(parents=True, exist_ok=True)
-                init_db_dir(path, 1)
+                _init_recovery(path, spec.resources.processes, process_id or 0, init_db_dir)
             backup = timedelta(seconds=spec.recovery.backup_interval_s)
             recovery = RecoveryConfig(path, backup_interval=backup)
         epoch = timedelta(seconds=args.epoch_interval or spec.recovery.snapshot_interval_s)
@@ -110,6 +109,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pulsearb flow {args.spec}: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _init_recovery(path: Path, processes: int, process_id: int, init_db_dir: object) -> None:
+    """Create this process's recovery partition: part-<process_id> of a cluster of ``processes``.
+
+    Each process of a cluster owns one partition in its own directory (a StatefulSet volume, or one directory per
+    process under `flows deploy`), the layout ops/deploy/plan.py creates too.
+    """
+    import shutil
+    import tempfile
+
+    path.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path) as tmp:
+        init_db_dir(Path(tmp), processes)  # type: ignore[operator]
+        for part in Path(tmp).glob(f"part-{process_id}.*"):
+            shutil.move(str(part), path / part.name)
 
 
 def _check_broker(bootstrap: str, timeout_s: float = 5.0) -> None:

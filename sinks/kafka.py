@@ -16,7 +16,7 @@ from confluent_kafka import KafkaException, Producer
 from flows.errors import PulsearbError
 
 # Security and client settings that pass through from configuration/environment unchanged.
-_PASSTHROUGH_ENV = {
+PASSTHROUGH_ENV = {
     "PULSEARB_KAFKA_SECURITY_PROTOCOL": "security.protocol",
     "PULSEARB_KAFKA_SASL_MECHANISM": "sasl.mechanism",
     "PULSEARB_KAFKA_SASL_USERNAME": "sasl.username",
@@ -34,7 +34,7 @@ class KafkaDeliveryError(PulsearbError):
 def client_config(bootstrap: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Base librdkafka config: bootstrap servers, security settings from the environment, then ``extra``."""
     config: dict[str, Any] = {"bootstrap.servers": bootstrap}
-    for env, key in _PASSTHROUGH_ENV.items():
+    for env, key in PASSTHROUGH_ENV.items():
         if os.environ.get(env):
             config[key] = os.environ[env]
     if extra:

@@ -23,11 +23,11 @@ from pathlib import Path
 import yaml
 
 from flows.errors import ConfigError
-from sinks.kafka import _PASSTHROUGH_ENV  # the one list of settings every client honours
+from sinks.kafka import PASSTHROUGH_ENV  # the one list of settings every client honours
 
 CONFIG_ENV = "PULSEARB_KAFKA_CONFIG"
 SECRET_KEYS = frozenset({"sasl.password"})
-ENV_FOR_KEY = {key: env for env, key in _PASSTHROUGH_ENV.items()}
+ENV_FOR_KEY = {key: env for env, key in PASSTHROUGH_ENV.items()}
 
 
 @dataclass(frozen=True, slots=True)
