@@ -1,19 +1,66 @@
-"""Relay frame -> Kafka records: which topic, which key, which Avro record (pure, no I/O).
+"""Relay frames -> Kafka records: which topic, which key, which Avro record, and dead letters (pure, no I/O).
 
 Keys follow DESIGN.md: pool events by pool address (lower-case hex), CEX events by instrument (``venue:symbol``),
 gas prices by venue. Every record carries the relay header's source, sequence and timestamp plus the trace of
-when the frame entered the bridge. TLVs with no topic (for example signals on the market relay) are returned as
-unroutable so the bridge dead-letters them with the frame's raw bytes.
+when the frame entered and left the bridge. docs/protocol.md section 7 is the table this module implements.
+
+:class:`Router` is the bridge's whole per-frame work: route every TLV, Avro-encode, and turn whatever fails into a
+``dlq.relay`` record holding the raw bytes, the reason and the stream offset. Stages of a dead letter:
+
+- ``frame``: bytes the framer could not make a frame of (garbage, truncated, bad TLV, checksum mismatch);
+- ``route``: a good frame with TLVs that have no topic (signals on the market relay, OrderBook, unknown types), or
+  a frame of another relay domain (AlphaPulse's relays forward only their own domain; a frame that gets through
+  anyway is not market data);
+- ``encode``: a TLV whose values do not fit its Avro schema (for example a u64 sequence above 2^63 - 1).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flows.deadletter import dead_letter
+from flows.errors import PulsearbError
 from flows.relay.codec import Frame
-from schemas.serde import u256
+from flows.relay.framing import DeadFrame
+from flows.relay.header import Header
+from flows.relay.protocol import RelayDomain
+from flows.relay.tlv import (
+    GasPrice,
+    Heartbeat,
+    PoolBurn,
+    PoolInfo,
+    PoolLiquidity,
+    PoolMint,
+    PoolState,
+    PoolSwap,
+    PoolSync,
+    PoolTick,
+    Quote,
+    QuoteUpdate,
+    Tlv,
+    Trade,
+)
+from schemas.serde import codec
+
+#: Topics the bridge writes (besides its dead-letter topic).
+MARKET_TOPICS = (
+    "market.trade",
+    "market.quote",
+    "market.pool_swap",
+    "market.pool_sync",
+    "market.pool_state",
+    "market.pool_liquidity",
+    "market.gas_price",
+    "market.pool_info",
+)
+
+#: One record: (topic, key, Avro record).
+Route = tuple[str, str, dict[str, Any]]
+#: One record ready to produce: (topic, key bytes or None, value bytes).
+Encoded = tuple[str, bytes | None, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +72,8 @@ class Routed:
     record: dict[str, Any]
 
 
-def _ident(frame: Frame, trace: dict[str, int]) -> dict[str, Any]:
-    h = frame.header
-    return {"source": h.source, "sequence": h.sequence, "timestamp_ns": h.timestamp, "trace": trace}
+def _u256(value: int) -> bytes:
+    return value.to_bytes(32, "big")
 
 
 def _symbol(asset_id: int, asset_type: int) -> str:
@@ -38,64 +84,87 @@ def _symbol(asset_id: int, asset_type: int) -> str:
     return f"{asset_id:016x}"
 
 
-def _pool_sync(t: Any, base: dict[str, Any]) -> Routed:
-    rec = base | {
-        "pool": t.pool_address,
+# Each route builds its record as one dict literal: this runs once per record at relay rates.
+
+
+def _pool_sync(t: PoolSync, h: Header, trace: dict[str, int]) -> Route:
+    pool = t.pool_address
+    rec = {
+        "source": h.source,
+        "sequence": h.sequence,
+        "timestamp_ns": h.timestamp,
+        "trace": trace,
+        "pool": pool,
         "venue": t.venue,
         "token0": t.token0_addr,
         "token1": t.token1_addr,
         "token0_decimals": t.token0_decimals,
         "token1_decimals": t.token1_decimals,
-        "reserve0": u256(t.reserve0),
-        "reserve1": u256(t.reserve1),
+        "reserve0": t.reserve0.to_bytes(32, "big"),
+        "reserve1": t.reserve1.to_bytes(32, "big"),
         "block_number": t.block_number,
         "event_timestamp_ns": t.timestamp_ns,
     }
-    return Routed("market.pool_sync", t.pool_address, rec)
+    return "market.pool_sync", pool, rec
 
 
-def _pool_swap(t: Any, base: dict[str, Any]) -> Routed:
-    rec = base | {
-        "pool": t.pool_address,
+def _pool_swap(t: PoolSwap, h: Header, trace: dict[str, int]) -> Route:
+    pool = t.pool_address
+    rec = {
+        "source": h.source,
+        "sequence": h.sequence,
+        "timestamp_ns": h.timestamp,
+        "trace": trace,
+        "pool": pool,
         "venue": t.venue,
         "token_in": t.token_in_addr,
         "token_out": t.token_out_addr,
-        "amount_in": u256(t.amount_in),
-        "amount_out": u256(t.amount_out),
+        "amount_in": _u256(t.amount_in),
+        "amount_out": _u256(t.amount_out),
         "amount_in_decimals": t.amount_in_decimals,
         "amount_out_decimals": t.amount_out_decimals,
-        "liquidity_after": u256(t.liquidity_after),
-        "sqrt_price_x96_after": u256(t.sqrt_price_x96_after),
+        "liquidity_after": _u256(t.liquidity_after),
+        "sqrt_price_x96_after": _u256(t.sqrt_price_x96_after),
         "tick_after": t.tick_after,
         "block_number": t.block_number,
         "event_timestamp_ns": t.timestamp_ns,
     }
-    return Routed("market.pool_swap", t.pool_address, rec)
+    return "market.pool_swap", pool, rec
 
 
-def _pool_state(t: Any, base: dict[str, Any]) -> Routed:
-    rec = base | {
-        "pool": t.pool_address,
+def _pool_state(t: PoolState, h: Header, trace: dict[str, int]) -> Route:
+    pool = t.pool_address
+    rec = {
+        "source": h.source,
+        "sequence": h.sequence,
+        "timestamp_ns": h.timestamp,
+        "trace": trace,
+        "pool": pool,
         "venue": t.venue,
         "pool_type": t.pool_type,
         "token0": t.token0_addr,
         "token1": t.token1_addr,
         "token0_decimals": t.token0_decimals,
         "token1_decimals": t.token1_decimals,
-        "reserve0": u256(t.reserve0),
-        "reserve1": u256(t.reserve1),
-        "sqrt_price_x96": u256(t.sqrt_price_x96),
-        "liquidity": u256(t.liquidity),
+        "reserve0": _u256(t.reserve0),
+        "reserve1": _u256(t.reserve1),
+        "sqrt_price_x96": _u256(t.sqrt_price_x96),
+        "liquidity": _u256(t.liquidity),
         "tick": t.tick,
         "fee_rate": t.fee_rate,
         "block_number": t.block_number,
         "event_timestamp_ns": t.timestamp_ns,
     }
-    return Routed("market.pool_state", t.pool_address, rec)
+    return "market.pool_state", pool, rec
 
 
-def _liquidity_base(kind: str, t: Any, base: dict[str, Any]) -> dict[str, Any]:
-    return base | {
+def _liquidity(kind: str, t: Any, h: Header, trace: dict[str, int], **fields: Any) -> Route:
+    """A ``market.pool_liquidity`` record: one schema for mint, burn, tick and liquidity, unused fields null."""
+    rec = {
+        "source": h.source,
+        "sequence": h.sequence,
+        "timestamp_ns": h.timestamp,
+        "trace": trace,
         "kind": kind,
         "pool": t.pool_address,
         "venue": t.venue,
@@ -115,44 +184,47 @@ def _liquidity_base(kind: str, t: Any, base: dict[str, Any]) -> dict[str, Any]:
         "reserves": [],
         "event_timestamp_ns": t.timestamp_ns,
     }
+    rec.update(fields)
+    return "market.pool_liquidity", t.pool_address, rec
 
 
-def _mint_burn(kind: str) -> Callable[[Any, dict[str, Any]], Routed]:
-    def route(t: Any, base: dict[str, Any]) -> Routed:
-        rec = _liquidity_base(kind, t, base) | {
-            "liquidity_delta": u256(t.liquidity_delta),
-            "amount0": u256(t.amount0),
-            "amount1": u256(t.amount1),
-            "tick_lower": t.tick_lower,
-            "tick_upper": t.tick_upper,
-            "provider": t.provider_addr,
-            "token0": t.token0_addr,
-            "token1": t.token1_addr,
-            "token0_decimals": t.token0_decimals,
-            "token1_decimals": t.token1_decimals,
-        }
-        return Routed("market.pool_liquidity", t.pool_address, rec)
+def _mint_burn(kind: str) -> Callable[[Any, Header, dict[str, int]], Route]:
+    def route(t: Any, h: Header, trace: dict[str, int]) -> Route:
+        return _liquidity(
+            kind,
+            t,
+            h,
+            trace,
+            liquidity_delta=_u256(t.liquidity_delta),
+            amount0=_u256(t.amount0),
+            amount1=_u256(t.amount1),
+            tick_lower=t.tick_lower,
+            tick_upper=t.tick_upper,
+            provider=t.provider_addr,
+            token0=t.token0_addr,
+            token1=t.token1_addr,
+            token0_decimals=t.token0_decimals,
+            token1_decimals=t.token1_decimals,
+        )
 
     return route
 
 
-def _pool_tick(t: Any, base: dict[str, Any]) -> Routed:
-    rec = _liquidity_base("tick", t, base) | {
-        "tick": t.tick,
-        "liquidity_net": t.liquidity_net,
-        "price_sqrt": t.price_sqrt,
-    }
-    return Routed("market.pool_liquidity", t.pool_address, rec)
+def _pool_tick(t: PoolTick, h: Header, trace: dict[str, int]) -> Route:
+    return _liquidity("tick", t, h, trace, tick=t.tick, liquidity_net=t.liquidity_net, price_sqrt=t.price_sqrt)
 
 
-def _pool_liquidity(t: Any, base: dict[str, Any]) -> Routed:
-    rec = _liquidity_base("liquidity", t, base) | {"reserves": [u256(r) for r in t.reserves]}
-    return Routed("market.pool_liquidity", t.pool_address, rec)
+def _pool_liquidity(t: PoolLiquidity, h: Header, trace: dict[str, int]) -> Route:
+    return _liquidity("liquidity", t, h, trace, reserves=[_u256(r) for r in t.reserves])
 
 
-def _cex(t: Any, base: dict[str, Any]) -> dict[str, Any]:
+def _cex(t: Any, h: Header, trace: dict[str, int]) -> dict[str, Any]:
     symbol = _symbol(t.asset_id, t.asset_type)
-    return base | {
+    return {
+        "source": h.source,
+        "sequence": h.sequence,
+        "timestamp_ns": h.timestamp,
+        "trace": trace,
         "instrument": f"{t.venue_id}:{symbol}",
         "asset_id": t.asset_id,
         "venue": t.venue_id,
@@ -161,30 +233,32 @@ def _cex(t: Any, base: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _trade(t: Any, base: dict[str, Any]) -> Routed:
-    rec = _cex(t, base) | {
-        "price": t.price,
-        "volume": t.volume,
-        "side": "sell" if t.side else "buy",
-        "execution_timestamp_ns": t.execution_timestamp_ns,
-    }
-    return Routed("market.trade", rec["instrument"], rec)
+def _trade(t: Trade, h: Header, trace: dict[str, int]) -> Route:
+    rec = _cex(t, h, trace)
+    rec["price"] = t.price
+    rec["volume"] = t.volume
+    rec["side"] = "sell" if t.side else "buy"
+    rec["execution_timestamp_ns"] = t.execution_timestamp_ns
+    return "market.trade", rec["instrument"], rec
 
 
-def _quote(t: Any, base: dict[str, Any]) -> Routed:
-    rec = _cex(t, base) | {
-        "tlv_type": t.TYPE,
-        "bid_price": t.bid_price,
-        "bid_size": t.bid_size,
-        "ask_price": t.ask_price,
-        "ask_size": t.ask_size,
-        "quote_timestamp_ns": t.quote_timestamp_ns,
-    }
-    return Routed("market.quote", rec["instrument"], rec)
+def _quote(t: Quote, h: Header, trace: dict[str, int]) -> Route:
+    rec = _cex(t, h, trace)
+    rec["tlv_type"] = t.TYPE
+    rec["bid_price"] = t.bid_price
+    rec["bid_size"] = t.bid_size
+    rec["ask_price"] = t.ask_price
+    rec["ask_size"] = t.ask_size
+    rec["quote_timestamp_ns"] = t.quote_timestamp_ns
+    return "market.quote", rec["instrument"], rec
 
 
-def _gas(t: Any, base: dict[str, Any]) -> Routed:
-    rec = base | {
+def _gas(t: GasPrice, h: Header, trace: dict[str, int]) -> Route:
+    rec = {
+        "source": h.source,
+        "sequence": h.sequence,
+        "timestamp_ns": h.timestamp,
+        "trace": trace,
         "venue": t.venue,
         "block_number": t.block_number,
         "event_timestamp_ns": t.timestamp_ns,
@@ -192,51 +266,136 @@ def _gas(t: Any, base: dict[str, Any]) -> Routed:
         "base_fee_gwei": t.base_fee_gwei,
         "priority_fee_gwei": t.priority_fee_gwei,
     }
-    return Routed("market.gas_price", str(t.venue), rec)
+    return "market.gas_price", str(t.venue), rec
 
 
-def _pool_info(t: Any, base: dict[str, Any]) -> Routed:
-    rec = base | {
+def _pool_info(t: PoolInfo, h: Header, trace: dict[str, int]) -> Route:
+    rec = {
+        "source": h.source,
+        "sequence": h.sequence,
+        "timestamp_ns": h.timestamp,
+        "trace": trace,
         "pool": t.pool_address,
         "venue": t.venue,
         "pool_type": t.pool_type,
-        "token0": t.token0,
-        "token1": t.token1,
+        "token0": t.token0_address,
+        "token1": t.token1_address,
         "token0_decimals": t.token0_decimals,
         "token1_decimals": t.token1_decimals,
         "fee_tier": t.fee_tier,
         "discovered_at": t.discovered_at,
         "last_seen": t.last_seen,
     }
-    return Routed("market.pool_info", t.pool_address, rec)
+    return "market.pool_info", t.pool_address, rec
 
 
-ROUTES: dict[str, Callable[[Any, dict[str, Any]], Routed]] = {
-    "PoolSync": _pool_sync,
-    "PoolSwap": _pool_swap,
-    "PoolState": _pool_state,
-    "PoolMint": _mint_burn("mint"),
-    "PoolBurn": _mint_burn("burn"),
-    "PoolTick": _pool_tick,
-    "PoolLiquidity": _pool_liquidity,
-    "Trade": _trade,
-    "Quote": _quote,
-    "QuoteUpdate": _quote,
-    "GasPrice": _gas,
-    "PoolInfo": _pool_info,
+#: TLV class -> route. Classes absent here (and not in IGNORED) are unroutable.
+ROUTES: dict[type[Tlv], Callable[[Any, Header, dict[str, int]], Route]] = {
+    PoolSync: _pool_sync,
+    PoolSwap: _pool_swap,
+    PoolState: _pool_state,
+    PoolMint: _mint_burn("mint"),
+    PoolBurn: _mint_burn("burn"),
+    PoolTick: _pool_tick,
+    PoolLiquidity: _pool_liquidity,
+    Trade: _trade,
+    Quote: _quote,
+    QuoteUpdate: _quote,
+    GasPrice: _gas,
+    PoolInfo: _pool_info,
 }
-IGNORED = frozenset({"Heartbeat"})
+#: TLVs that are neither routed nor dead-lettered (liveness only).
+IGNORED: frozenset[type[Tlv]] = frozenset({Heartbeat})
+
+
+def tlv_label(tlv: Tlv) -> str:
+    """``Name(type)`` of a TLV for reasons and logs, e.g. ``ArbitrageSignal(32)`` or ``unknown(77)``."""
+    return f"{getattr(tlv, 'NAME', type(tlv).__name__)}({getattr(tlv, 'wire_type', '?')})"
 
 
 def route_frame(frame: Frame, trace: dict[str, int]) -> tuple[list[Routed], list[str]]:
-    """Map a decoded frame to records; return (records, names of unroutable TLVs)."""
-    base = _ident(frame, trace)
+    """Map a decoded frame to records; return (records, labels of unroutable TLVs such as ``OrderBook(3)``)."""
     routed, unroutable = [], []
     for tlv in frame.tlvs:
-        name = getattr(tlv, "NAME", type(tlv).__name__)
-        route = ROUTES.get(name)
+        route = ROUTES.get(type(tlv))
         if route is not None:
-            routed.append(route(tlv, base))
-        elif name not in IGNORED:
-            unroutable.append(f"{name}({getattr(tlv, 'wire_type', getattr(tlv, 'TYPE', '?'))})")
+            routed.append(Routed(*route(tlv, frame.header, trace)))
+        elif type(tlv) not in IGNORED:
+            unroutable.append(tlv_label(tlv))
     return routed, unroutable
+
+
+class Router:
+    """Turn what the relay framer returns into records to produce: routed, Avro-encoded, or dead letters.
+
+    Args:
+        flow: flow name (in every dead letter).
+        dlq_topic: where dead letters go.
+        domain: the relay domain bridged; frames of other domains are dead letters.
+        clock: ns since epoch, for the ``bridge_out_ns`` stamp.
+
+    Attributes:
+        frames: frames routed.
+        dead: dead letters made, per stage (``frame``, ``route``, ``encode``).
+    """
+
+    def __init__(
+        self,
+        flow: str,
+        dlq_topic: str = "dlq.relay",
+        domain: int = RelayDomain.MARKET_DATA,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.flow = flow
+        self.dlq_topic = dlq_topic
+        self.domain = int(domain)
+        self.clock = clock
+        self.frames = 0
+        self.dead: dict[str, int] = {"frame": 0, "route": 0, "encode": 0}
+        self._encoders = {t: codec(t).encode for t in MARKET_TOPICS}
+        self._dlq_encode = codec(dlq_topic).encode
+
+    def route(self, items: Sequence[Frame | DeadFrame], received_ns: int) -> list[Encoded]:
+        """Return every record and dead letter for ``items`` (one relay read), in stream order.
+
+        Args:
+            items: frames and dead byte ranges, as :class:`~flows.relay.framing.Framer` returns them.
+            received_ns: when the read that completed them returned, ns since epoch (``bridge_in_ns``).
+        """
+        out: list[Encoded] = []
+        encoders, routes, clock = self._encoders, ROUTES, self.clock
+        for item in items:
+            if type(item) is not Frame:
+                dead: DeadFrame = item  # type: ignore[assignment]
+                out.append(self._dead("frame", "FrameError", dead.reason, dead.raw, dead.offset, received_ns))
+                continue
+            self.frames += 1
+            header = item.header
+            if header.relay_domain != self.domain:
+                reason = f"relay domain {header.relay_domain} frame on the domain {self.domain} relay"
+                out.append(self._dead("route", "Unroutable", reason, item.raw, item.offset, received_ns))
+                continue
+            trace = {"relay_ns": header.timestamp, "bridge_in_ns": received_ns, "bridge_out_ns": clock()}
+            unroutable = None
+            for tlv in item.tlvs:
+                route = routes.get(type(tlv))
+                if route is None:
+                    if type(tlv) not in IGNORED:
+                        unroutable = [*(unroutable or ()), tlv_label(tlv)]
+                    continue
+                try:
+                    topic, key, rec = route(tlv, header, trace)
+                    out.append((topic, key.encode(), encoders[topic](rec)))
+                except (PulsearbError, ValueError, TypeError, OverflowError) as exc:
+                    reason = f"{tlv_label(tlv)}: {(str(exc).splitlines() or [''])[0]}"
+                    out.append(self._dead("encode", type(exc).__name__, reason, item.raw, item.offset, received_ns))
+            if unroutable:
+                reason = f"no topic for TLV {', '.join(unroutable)}"
+                out.append(self._dead("route", "Unroutable", reason, item.raw, item.offset, received_ns))
+        return out
+
+    def _dead(self, stage: str, error_class: str, reason: str, raw: bytes, offset: int, received_ns: int) -> Encoded:
+        self.dead[stage] += 1
+        rec = dead_letter(flow=self.flow, stage=stage, error=reason, raw=raw, received_ns=received_ns, offset=offset)
+        rec["error_class"] = error_class
+        return self.dlq_topic, None, self._dlq_encode(rec)

@@ -1,13 +1,17 @@
-"""Send frames into a relay socket on a schedule, as an AlphaPulse producer would."""
+"""Send frames into a relay socket on a schedule, as an AlphaPulse producer would.
+
+The connection is a :class:`~flows.relay.client.RelayProducer`: a relay echoes every frame to every client, the
+sender included, and the producer discards that echo on a thread so the relay never drops it as a slow client.
+"""
 
 from __future__ import annotations
 
-import socket
 import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from flows.relay.client import RelayProducer
 from flows.relay.header import CHECKSUM_OFFSET, compute_checksum
 
 _TS = struct.Struct("<Q")
@@ -40,6 +44,7 @@ def replay(
     stamp: bool = True,
     should_stop: Callable[[], bool] = lambda: False,
     on_sent: Callable[[ReplayStats], None] | None = None,
+    connect_timeout_s: float = 10.0,
 ) -> ReplayStats:
     """Connect to a relay socket and send ``(offset_ns, frame)`` events.
 
@@ -50,44 +55,28 @@ def replay(
         stamp: rewrite each header timestamp to the send time, so latencies are measured from the send.
         should_stop: polled between frames; True ends the replay early.
         on_sent: called after each frame with the running stats.
+        connect_timeout_s: give up connecting after this long, seconds.
+
+    Returns:
+        Frames and bytes sent.
+
+    Raises:
+        StackError: no relay at ``path`` within ``connect_timeout_s``, or the connection broke.
     """
     stats = ReplayStats()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(path)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-    reader = _Drain(sock)
-    start = time.monotonic()
-    try:
+    with RelayProducer(path, connect_timeout_s=connect_timeout_s) as producer:
+        start = time.monotonic()
         for offset_ns, frame in events:
             if should_stop():
                 break
             if speed > 0:
-                due = start + offset_ns / 1e9 / speed
-                delay = due - time.monotonic()
+                delay = start + offset_ns / 1e9 / speed - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
             data = restamp(frame, time.time_ns()) if stamp else frame
-            sock.sendall(data)
-            reader.drain()
+            producer.send(data)
             stats.frames += 1
             stats.bytes += len(data)
             if on_sent:
                 on_sent(stats)
-    finally:
-        sock.close()
     return stats
-
-
-class _Drain:
-    """A relay echoes every frame to its sender too: read and discard so the relay never drops us as slow."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-
-    def drain(self) -> None:
-        while True:
-            try:
-                if not self._sock.recv(1 << 20, socket.MSG_DONTWAIT):
-                    return
-            except (BlockingIOError, InterruptedError):
-                return

@@ -1,49 +1,144 @@
-"""Bridge flow: relay socket -> decode -> Avro -> market.* topics; bad frames -> dlq.relay."""
+"""Bridge flow: relay socket -> frame -> route -> Avro -> market.* topics; whatever fails -> dlq.relay.
+
+Steps: ``relay`` (one socket, one partition, one :class:`~flows.connectors.relay.Chunk` per read) -> ``route``
+(:class:`flows.bridge.Router`: records and dead letters, Avro-encoded) -> ``kafka`` (idempotent producer).
+
+Spec settings: ``inputs.relay_socket`` (or ``--relay-socket``) and ``outputs.dlq`` (default ``dlq.relay``). The
+market topics are fixed (docs/protocol.md section 7).
+
+Delivery: the relay keeps nothing, so there is no upstream position to hold back until records are acknowledged;
+under load the producer pipelines (back-pressure comes from its bounded queue: a bridge that falls behind stops
+reading, and the relay drops it as AlphaPulse's does), and the sink flushes whenever the relay goes idle (the
+source's empty tick chunk) and at stop. Delivery reports are counted into ``pulsearb_records_out`` per topic as
+they arrive. A broker outage does not stop the flow: a flush that times out or reports failures is logged and
+counted (``pulsearb_kafka_delivery_failed``), the idempotent producer keeps retrying what is queued, and reading
+goes on.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
+from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from flows.bridge import route_frame
-from flows.builders.common import RunEnv, dlq_record
-from flows.connectors.kafka import KafkaSink, OutRecord
-from flows.connectors.relay import Received, RelaySource
-from flows.errors import ConfigError, PulsearbError
-from flows.relay.codec import Frame
+from flows.bridge import Encoded, Router
+from flows.builders.common import RunEnv
+from flows.connectors.relay import Chunk, RelaySource
+from flows.errors import ConfigError
+from flows.metrics import DEAD_LETTERS, DELIVERY_FAILED, RECORDS_OUT
+from flows.relay.codec import ChecksumPolicy
 from flows.spec import FlowSpec
-from schemas.serde import codec
+from sinks.kafka import KafkaDeliveryError, KafkaWriter
+
+log = logging.getLogger(__name__)
 
 
 def bridge_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
-    """Relay socket -> decode -> Avro -> market.* topics; bad frames -> dlq.relay with their raw bytes."""
+    """Relay socket -> decode -> Avro -> market.* topics; bad frames -> dlq.relay with raw bytes, reason, offset.
+
+    Raises:
+        ConfigError: no relay socket, or a dead-letter topic outside ``dlq.*``.
+    """
     socket_path = env.relay_socket or spec.inputs.relay_socket
     if not socket_path:
-        msg = f"{spec.path}: inputs.relay_socket: a bridge needs the relay socket path"
+        msg = f"{spec.path}: inputs.relay_socket: a bridge needs the relay socket path (or --relay-socket)"
         raise ConfigError(msg)
-    dlq_topic = spec.outputs.get("dlq", "dlq.relay")
+    dlq_topic = spec.outputs.get("dlq") or "dlq.relay"
+    if not dlq_topic.startswith("dlq."):
+        msg = f"{spec.path}: outputs.dlq: expected a dlq.* topic, got {dlq_topic!r}"
+        raise ConfigError(msg)
+    router = Router(spec.name, dlq_topic)
+    dead_counters = {stage: DEAD_LETTERS.labels(spec.name, stage) for stage in router.dead}
+    dead_seen = dict(router.dead)
 
-    def route(rx: Received) -> list[OutRecord]:
-        item = rx.item
-        if not isinstance(item, Frame):  # a DeadFrame from the framer
-            return [dlq_record(spec.name, dlq_topic, "frame", item.reason, item.raw, offset=item.offset)]
-        trace = {"relay_ns": item.header.timestamp, "bridge_in_ns": rx.received_ns, "bridge_out_ns": time.time_ns()}
-        routed, unroutable = route_frame(item, trace)
-        out = []
-        for r in routed:
-            try:
-                out.append(OutRecord(r.topic, r.key.encode(), codec(r.topic).encode(r.record)))
-            except PulsearbError as exc:
-                out.append(dlq_record(spec.name, dlq_topic, "encode", exc, item.raw))
-        if unroutable:
-            reason = f"no topic for TLV {', '.join(unroutable)}"
-            out.append(dlq_record(spec.name, dlq_topic, "route", reason, item.raw))
-        return out
+    def route(chunk: Chunk) -> list[Encoded]:
+        records = router.route(chunk.items, chunk.received_ns)
+        for stage, n in router.dead.items():
+            if n != dead_seen[stage]:
+                dead_counters[stage].inc(n - dead_seen[stage])
+                dead_seen[stage] = n
+        return records
 
     flow = Dataflow(spec.name)
-    frames = op.input("relay", flow, RelaySource(socket_path))
-    records = op.flat_map("route", frames, route)
-    op.output("kafka", records, KafkaSink(env.bootstrap, dict(env.kafka_extra)))
+    # A non-zero checksum is verified in every domain: a frame cut short and completed by the next frame's bytes
+    # then fails its CRC instead of passing as a bogus record, and the framer resyncs on the frame it swallowed.
+    # Checksum 0 (AlphaPulse's hot-path producers) is accepted unchecked.
+    source = RelaySource(socket_path, spec.name, policy=ChecksumPolicy.every())
+    chunks = op.input("relay", flow, source)
+    records = op.map("route", chunks, route)
+    op.output("kafka", records, BridgeSink(spec.name, env.bootstrap, dict(env.kafka_extra)))
     return flow
+
+
+class _SinkPartition(StatelessSinkPartition[list[Encoded]]):
+    def __init__(self, flow: str, bootstrap: str, extra: dict[str, Any], flush_timeout_s: float = 5.0) -> None:
+        self._flow = flow
+        self._flush_timeout_s = flush_timeout_s
+        self._writer = KafkaWriter(bootstrap, extra)
+        self._delivered: dict[str, int] = {}
+        self._failed = 0
+        self._failed_metric = DELIVERY_FAILED.labels(flow)
+        self._last_log = 0.0
+
+    def write_batch(self, items: list[list[Encoded]]) -> None:
+        produce = self._writer.produce
+        idle = False
+        for batch in items:
+            idle = not batch  # an idle tick from the relay source
+            for topic, key, value in batch:
+                produce(topic, key, value)
+        if idle:
+            self._flush(self._flush_timeout_s)
+        else:
+            self._count()
+
+    def _flush(self, timeout_s: float) -> None:
+        try:
+            self._writer.flush(timeout_s)
+        except KafkaDeliveryError as exc:
+            stats = self._writer.stats
+            in_flight = stats.produced - stats.delivered - stats.failed
+            now = time.monotonic()
+            # Log new failures or a flush that timed out, once per 10 s at most (an outage fails every batch).
+            if (stats.failed > self._failed or in_flight) and now - self._last_log > 10:
+                self._last_log = now
+                log.error("kafka delivery: %s", exc)
+        self._count()
+
+    def _count(self) -> None:
+        """Move delivery-report counts into the metrics (reports arrive during produce and flush)."""
+        stats = self._writer.stats
+        for topic, n in stats.by_topic.items():
+            seen = self._delivered.get(topic, 0)
+            if n != seen:
+                RECORDS_OUT.labels(self._flow, topic).inc(n - seen)
+                self._delivered[topic] = n
+        if stats.failed != self._failed:
+            self._failed_metric.inc(stats.failed - self._failed)
+            self._failed = stats.failed
+
+    def close(self) -> None:
+        self._last_log = 0.0
+        self._flush(30.0)
+
+
+class BridgeSink(DynamicSink[list[Encoded]]):
+    """Produce the bridge's records, a list per relay read, with an idempotent producer; deliveries counted.
+
+    Args:
+        flow: flow name, the ``flow`` label of the metrics.
+        bootstrap: Kafka bootstrap servers.
+        extra: librdkafka settings that override the defaults of sinks/kafka.py.
+    """
+
+    def __init__(self, flow: str, bootstrap: str, extra: dict[str, Any] | None = None) -> None:
+        self._flow = flow
+        self._bootstrap = bootstrap
+        self._extra = extra or {}
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _SinkPartition:
+        return _SinkPartition(self._flow, self._bootstrap, self._extra)

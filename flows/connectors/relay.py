@@ -1,122 +1,209 @@
-"""Relay source for Bytewax: read one AlphaPulse relay socket, frame the byte stream, emit frames and dead frames.
+"""Relay source for Bytewax: read one AlphaPulse relay socket, frame the byte stream, emit one chunk per read.
 
 A relay keeps no history, so this source has nothing to resume from (its snapshot is None) and ends as soon as a
-stop is requested. Connection loss is retried with capped exponential backoff; every reconnect is counted.
+stop is requested. ``next_batch`` never blocks for long: it waits at most ``poll_s`` for bytes, and while the relay
+is away it returns nothing until the next connection attempt is due (``Backoff`` of flows/relay/client.py, 50 ms
+doubling to 2 s). When a connection ends, or the flow stops, the framer is flushed, so the bytes of a frame cut
+short come out as a :class:`~flows.relay.framing.DeadFrame` (and reach ``dlq.relay``) instead of vanishing.
+
+Items are :class:`Chunk` values, one per read, rather than one per frame: the bridge works per chunk, which keeps
+Bytewax's per-item cost off the per-frame path. While connected and idle, the source emits an empty chunk every
+``poll_s`` (a tick), so downstream steps get a call to flush and count even when no data arrives.
+
+Counters: :class:`~flows.relay.client.ClientStats` per source, and the Prometheus series
+``pulsearb_records_in{topic="relay"}`` (frames decoded), ``pulsearb_relay_bytes`` and
+``pulsearb_relay_reconnects``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import select
 import socket
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from flows.connectors.stop import STOP
-from flows.relay.framing import Framer
+from flows.metrics import RECORDS_IN, RELAY_BYTES, RELAY_RECONNECTS
+from flows.relay.client import Backoff, ClientStats
+from flows.relay.codec import ChecksumPolicy, Frame
+from flows.relay.framing import DeadFrame, Framer
 
-
-@dataclass(slots=True)
-class RelayStats:
-    """Counters of one relay source partition."""
-
-    bytes_in: int = 0
-    reconnects: int = 0
-    connected: bool = False
-    by_kind: dict[str, int] = field(default_factory=dict)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Received:
-    """A frame (or dead frame) with the time its last byte was read, ns since epoch."""
+class Chunk:
+    """What one read from the relay completed.
 
-    item: object
+    Attributes:
+        items: frames and dead byte ranges, in stream order.
+        received_ns: when the read returned, ns since epoch.
+    """
+
+    items: tuple[Frame | DeadFrame, ...]
     received_ns: int
 
 
-class _Partition(StatefulSourcePartition[Received, None]):
-    def __init__(self, path: str, read_size: int, stats: RelayStats) -> None:
-        self._path = path
-        self._read_size = read_size
+class _Partition(StatefulSourcePartition[Chunk, None]):
+    def __init__(self, source: RelaySource) -> None:
+        self._src = source
+        self._framer = Framer(source.policy)
         self._sock: socket.socket | None = None
-        self._framer = Framer()
-        self._backoff = 0.05
-        self._next_attempt = 0.0
-        self.stats = stats
+        self._attempt = 0  # failed connection attempts in a row
+        self._next_attempt = 0.0  # monotonic time of the next connection attempt
+        self._awake: datetime | None = None
+        self._ended = False
+        self._frames_in = RECORDS_IN.labels(source.flow, "relay")
+        self._bytes_in = RELAY_BYTES.labels(source.flow)
+        self._reconnects = RELAY_RECONNECTS.labels(source.flow)
 
-    def _connect(self) -> None:
+    @property
+    def stats(self) -> ClientStats:
+        return self._src.stats
+
+    def _connect(self) -> bool:
         now = time.monotonic()
         if now < self._next_attempt:
-            time.sleep(min(0.05, self._next_attempt - now))
-            return
+            return False
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)  # a relay whose accept backlog is full must not stall the flow
         try:
-            sock.connect(self._path)
-        except OSError:
+            sock.connect(self._src.path)
+        except OSError as exc:
             sock.close()
-            self._next_attempt = now + self._backoff
-            self._backoff = min(self._backoff * 2, 2.0)
-            return
-        sock.setblocking(False)
-        if self.stats.connected is False and self._sock is None and self._backoff > 0.05:
-            self.stats.reconnects += 1
+            self.stats.failed_connects += 1
+            if self._attempt == 0:
+                log.warning("cannot connect to relay %s (%s); retrying", self._src.path, exc.strerror or exc)
+            self._next_attempt = now + self._src.backoff.delay(self._attempt)
+            self._attempt += 1
+            return False
         self._sock = sock
-        self._backoff = 0.05
-        self.stats.connected = True
+        self._attempt = 0
+        self.stats.connects += 1
+        if self.stats.disconnects:
+            self.stats.reconnects += 1
+            self._reconnects.inc()
+        log.info("connected to relay %s", self._src.path)
+        return True
 
-    def next_batch(self) -> list[Received]:
-        if STOP.is_set():
+    def _disconnect(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+    def next_awake(self) -> datetime | None:
+        return self._awake
+
+    def next_batch(self) -> list[Chunk]:
+        self._awake = None
+        if self._ended:
             raise StopIteration
-        if self._sock is None:
-            self._connect()
-            if self._sock is None:
-                return []
-        ready, _, _ = select.select([self._sock], [], [], 0.05)
-        if not ready:
+        if self._src.stop.is_set():
+            # The flow is stopping: what the framer holds is a cut frame; dead-letter it, then end.
+            self._ended = True
+            self._disconnect()
+            return self._chunk(self._framer.flush(), time.time_ns())
+        if self._sock is None and not self._connect():
+            delay = max(0.0, min(self._next_attempt - time.monotonic(), self._src.poll_s))
+            self._awake = datetime.now(UTC) + timedelta(seconds=delay)
             return []
-        chunks = []
-        while True:
+        sock = self._sock
+        assert sock is not None
+        ready, _, _ = select.select([sock], [], [], self._src.poll_s)
+        if not ready:
+            return [Chunk((), time.time_ns())]  # idle tick
+        chunks: list[bytes] = []
+        size = 0
+        closed = False
+        while size < self._src.max_read:
             try:
-                data = self._sock.recv(self._read_size)
-            except BlockingIOError:
+                data = sock.recv(self._src.read_size)
+            except (BlockingIOError, InterruptedError):
                 break
             except OSError:
                 data = b""
-            if not data:  # relay closed the connection: reconnect with backoff
-                self._sock.close()
-                self._sock = None
-                self.stats.connected = False
-                self.stats.reconnects += 1
+            if not data:
+                closed = True
                 break
             chunks.append(data)
-            if len(data) < self._read_size:
-                break
-        if not chunks:
-            return []
-        data = b"".join(chunks)
-        self.stats.bytes_in += len(data)
+            size += len(data)
         now = time.time_ns()
-        return [Received(item, now) for item in self._framer.feed(data)]
+        items: list[Frame | DeadFrame] = []
+        if size:
+            self.stats.bytes += size
+            self._bytes_in.inc(size)
+            items = self._framer.feed(b"".join(chunks) if len(chunks) > 1 else chunks[0])
+        if closed:
+            # The relay went away (restart, or it dropped us as slow): a frame cut by the close is dead.
+            self.stats.disconnects += 1
+            log.warning("relay %s closed the connection; reconnecting", self._src.path)
+            self._disconnect()
+            items.extend(self._framer.flush())
+        return self._chunk(items, now)
+
+    def _chunk(self, items: list[Frame | DeadFrame], received_ns: int) -> list[Chunk]:
+        if not items:
+            return []
+        frames = sum(1 for i in items if type(i) is Frame)
+        if frames:
+            self._frames_in.inc(frames)
+        return [Chunk(tuple(items), received_ns)]
 
     def snapshot(self) -> None:
         return None
 
     def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
+        with contextlib.suppress(OSError):
+            self._disconnect()
 
 
-class RelaySource(FixedPartitionedSource[Received, None]):
-    """Read frames from the relay socket at ``path`` (one partition: one connection)."""
+class RelaySource(FixedPartitionedSource[Chunk, None]):
+    """Read frames from the relay socket at ``path`` (one partition: one connection).
 
-    def __init__(self, path: str, read_size: int = 1 << 20) -> None:
-        self._path = path
-        self._read_size = read_size
-        self.stats = RelayStats()
+    Args:
+        path: the relay's socket file.
+        flow: flow name, the ``flow`` label of the metrics.
+        policy: checksum policy of the framer (default: verify the Execution domain only).
+        backoff: reconnect delays.
+        poll_s: longest wait for bytes in one ``next_batch``, seconds.
+        read_size: bytes per ``recv``.
+        max_read: bytes read per ``next_batch`` at most (bounds one chunk's size and the time away from the flow).
+        stop: ends the source when set (default: the process-wide stop of flows/connectors/stop.py).
+
+    Attributes:
+        stats: connection counters (connects, reconnects, failed connects, disconnects, bytes).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        flow: str = "bridge",
+        *,
+        policy: ChecksumPolicy | None = None,
+        backoff: Backoff | None = None,
+        poll_s: float = 0.05,
+        read_size: int = 1 << 18,
+        max_read: int = 1 << 20,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.path = path
+        self.flow = flow
+        self.policy = policy
+        self.backoff = backoff or Backoff()
+        self.poll_s = poll_s
+        self.read_size = read_size
+        self.max_read = max_read
+        self.stop = stop or STOP
+        self.stats = ClientStats()
 
     def list_parts(self) -> list[str]:
-        return [f"relay:{self._path}"]
+        return [f"relay:{self.path}"]
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _Partition:
-        return _Partition(self._path, self._read_size, self.stats)
+        return _Partition(self)
