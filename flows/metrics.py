@@ -13,6 +13,7 @@ RECORDS_OUT = Counter("pulsearb_records_out", "Records produced or archived", ["
 DEAD_LETTERS = Counter("pulsearb_dead_letters", "Inputs sent to a dead-letter topic", ["flow", "stage"])
 RELAY_BYTES = Counter("pulsearb_relay_bytes", "Bytes read from the relay socket", ["flow"])
 RELAY_RECONNECTS = Counter("pulsearb_relay_reconnects", "Relay reconnections", ["flow"])
+SIGNALS_DROPPED = Counter("pulsearb_signals_dropped", "Signals to AlphaPulse not delivered (expired, overflow)", ["flow"])
 DELIVERY_FAILED = Counter("pulsearb_kafka_delivery_failed", "Kafka delivery reports with an error", ["flow"])
 STORE_RETRIES = Counter("pulsearb_store_retries", "ClickHouse writes retried while the store was unavailable", ["flow"])
 CONSUMER_LAG = Gauge("pulsearb_consumer_lag", "Records behind the partition end", ["flow", "topic", "partition"])

@@ -79,7 +79,7 @@ class TopicCodec:
         buf.write(self.header)
         try:
             fastavro.schemaless_writer(buf, self.schema, record)
-        except (ValueError, TypeError, KeyError, AttributeError, struct.error) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, struct.error) as exc:
             msg = f"record does not match schema {self.name}: {exc}"
             raise SchemaError(msg) from exc
         return buf.getvalue()

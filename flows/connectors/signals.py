@@ -31,7 +31,7 @@ from pathlib import Path
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from flows.metrics import DELIVERY_FAILED, RECORDS_OUT, RELAY_RECONNECTS
+from flows.metrics import RECORDS_OUT, RELAY_RECONNECTS, SIGNALS_DROPPED
 from flows.relay.client import Backoff
 from flows.relay.tlv import ArbitrageSignal
 from flows.signals import SignalParams, signal_frame
@@ -299,7 +299,7 @@ class SignalSink(DynamicSink[ArbitrageSignal]):
         params: header source, checksum (flows/signals.py).
         max_pending: signals queued per worker at most while the relay is away.
 
-    Metrics: ``pulsearb_records_out{topic="signals"}`` (sent), ``pulsearb_kafka_delivery_failed`` (signals dropped:
+    Metrics: ``pulsearb_records_out{topic="signals"}`` (sent), ``pulsearb_signals_dropped`` (signals dropped:
     expired, overflow, cut), ``pulsearb_relay_reconnects``.
     """
 
@@ -311,7 +311,7 @@ class SignalSink(DynamicSink[ArbitrageSignal]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _SinkPartition:
         sent = RECORDS_OUT.labels(self._flow, "signals")
-        dropped = DELIVERY_FAILED.labels(self._flow)
+        dropped = SIGNALS_DROPPED.labels(self._flow)
         reconnects = RELAY_RECONNECTS.labels(self._flow)
         counters = {"sent": sent, "dropped": dropped, "reconnect": reconnects}
 
