@@ -105,7 +105,13 @@ class KafkaWriter:
                 msg = f"cannot produce to {topic}: {exc}"
                 raise KafkaDeliveryError(msg) from exc
         self.stats.produced += 1
-        self._producer.poll(0)
+        # Serve delivery reports in batches: a poll per record costs as much as the produce itself.
+        if self.stats.produced % 256 == 0:
+            self._producer.poll(0)
+
+    def poll(self, timeout_s: float = 0.0) -> int:
+        """Serve pending delivery reports; return how many were served."""
+        return self._producer.poll(timeout_s)
 
     def flush(self, timeout_s: float = 30.0) -> None:
         """Wait until every queued record is delivered or failed.
