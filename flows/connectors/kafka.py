@@ -7,8 +7,10 @@ offsets observed when a stop was requested (or at start-up when ``tail`` is Fals
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -19,6 +21,9 @@ from confluent_kafka.admin import AdminClient
 from flows.connectors.stop import STOP
 from flows.metrics import CONSUMER_LAG
 from sinks.kafka import KafkaWriter, client_config
+
+_IDLE_WAIT = timedelta(milliseconds=2)
+_DRAIN_IDLE_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +74,8 @@ class _Partition(StatefulSourcePartition[KafkaRecord, int]):
         self._consumer.assign([TopicPartition(topic, partition, offset)])
         self._batch_size = batch_size
         self._draining = not tail
-        self._idle_polls = 0
+        self._idle_since: float | None = None
+        self._awake: datetime | None = None
         self._lag = CONSUMER_LAG.labels(flow, topic, str(partition))
 
     def _fetched_high(self) -> int | None:
@@ -81,7 +87,10 @@ class _Partition(StatefulSourcePartition[KafkaRecord, int]):
     def next_batch(self) -> list[KafkaRecord]:
         if not self._draining and STOP.is_set():
             self._draining = True
-        msgs = self._consumer.consume(self._batch_size, 0.05)
+        # Never block here: Bytewax polls every partition of a worker in turn, so a blocking wait per empty
+        # partition adds up (4 partitions x 50 ms was a 200 ms hop). librdkafka prefetches in the background;
+        # when nothing is there, next_awake() lets Bytewax sleep briefly instead.
+        msgs = self._consumer.consume(self._batch_size, 0)
         batch = []
         for msg in msgs:
             if msg.error() is not None:
@@ -93,12 +102,21 @@ class _Partition(StatefulSourcePartition[KafkaRecord, int]):
         high = self._fetched_high()
         if high is not None and self._offset >= 0:
             self._lag.set(max(0, high - self._offset))
+        self._awake = None if batch else datetime.now(UTC) + _IDLE_WAIT
         if self._draining:
-            self._idle_polls = 0 if batch else self._idle_polls + 1
-            # End once caught up with the end offset fetches report, after two empty polls in a row.
-            if not batch and self._idle_polls >= 2 and high is not None and (self._offset < 0 or self._offset >= high):
+            if batch:
+                self._idle_since = None
+            elif self._idle_since is None:
+                self._idle_since = time.monotonic()
+            idle = self._idle_since is not None and time.monotonic() - self._idle_since >= _DRAIN_IDLE_S
+            # End once caught up with the end offset fetches report and idle long enough for several fetch rounds
+            # (fetch.wait.max.ms is 10 ms), so a stale watermark cannot end the drain early.
+            if idle and high is not None and (self._offset < 0 or self._offset >= high):
                 raise StopIteration
         return batch
+
+    def next_awake(self) -> datetime | None:
+        return self._awake
 
     def snapshot(self) -> int:
         return self._offset
