@@ -1,0 +1,291 @@
+"""Risk + execution flow: arb.opportunity -> limits -> arb.decision -> executor -> arb.execution.
+
+Steps: ``kafka`` (every partition of the opportunity topic) -> ``decode`` (bad records -> ``dlq.<flow>``) ->
+merged with ``tick`` (a clock that keeps receipt polling and the gauges going when no opportunity arrives) ->
+``execute`` (one keyed step: a single writer of nonces and of the ledger) -> ``kafka_out``.
+
+Configuration is the spec's ``risk.limits`` and ``risk.execution`` (docs/execution.md). Endpoints come from the
+run environment: ``--rpc-url``/``$PULSEARB_RPC_URL`` (without one the flow only decides), ``--state-dir`` or
+``$PULSEARB_HOME`` (ledger and kill switch), ``$PULSEARB_PRIVATE_KEY`` or ``$PULSEARB_KEYSTORE`` (+ password),
+and ``--signals-socket``: accepted opportunities then also go to AlphaPulse's signals relay as ArbitrageSignal
+TLVs (step ``signals``, :mod:`flows.signals`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import DynamicSource, StatelessSourcePartition
+from bytewax.operators import StatefulLogic
+
+from flows.builders.common import RunEnv, dlq_record, start_offset
+from flows.connectors.kafka import KafkaRecord, KafkaSink, KafkaSource, OutRecord
+from flows.connectors.signals import SignalSink
+from flows.connectors.stop import STOP
+from flows.errors import ConfigError, PulsearbError
+from flows.execution.chain import Chain
+from flows.execution.config import ExecutionConfig, parse_execution, with_deployment
+from flows.execution.executor import Executor
+from flows.execution.ledger import Ledger
+from flows.execution.service import Emit, RiskExecution
+from flows.execution.signer import KEY_ENV, KEYSTORE_ENV, Signer
+from flows.metrics import (
+    BREAKER_OPEN,
+    DAILY_LOSS_RATIO,
+    DECISIONS,
+    ENDPOINT_UP,
+    EXECUTIONS,
+    HOP_LATENCY,
+    KILL_SWITCH,
+    RECORDS_IN,
+    RECORDS_OUT,
+)
+from flows.opportunity import Opportunity, from_record
+from flows.relay.tlv import ArbitrageSignal
+from flows.risk.kill_switch import KillSwitch, default_state_dir
+from flows.risk.limits import RiskLimits, parse_limits
+from flows.risk.validate import MISSING, Problems, yaml_lines
+from flows.signals import SignalParams, maybe_signal
+from flows.spec import FlowSpec, SpecError
+from flows.trace import HOPS
+from schemas.serde import codec
+
+log = logging.getLogger(__name__)
+
+SECTIONS = frozenset({"inputs", "risk", "outputs"})  # what this builder reads (ops/deploy/checks.py convention)
+TICK = "tick"
+KEY = "executor"
+GAUGE_INTERVAL_NS = 250_000_000
+DRAIN_TIMEOUT_S = 10.0
+
+
+def load_config(spec: FlowSpec) -> tuple[RiskLimits, ExecutionConfig]:
+    """Validate ``risk.limits`` and ``risk.execution`` and the flow's shape; every problem in one SpecError.
+
+    Raises:
+        SpecError: one line per problem (file, line, field, expected, found).
+    """
+    problems = Problems(spec.path, yaml_lines(spec.path))
+    risk = spec.risk if isinstance(spec.risk, dict) else {}
+    problems.unknown_keys(("risk",), risk, {"limits", "execution"})
+    limits = parse_limits(risk.get("limits", MISSING), problems)
+    execution = parse_execution(risk.get("execution"), problems)
+    if spec.resources.processes != 1:
+        problems.add(("resources", "processes"), "1 (one writer of nonces and of the ledger)", spec.resources.processes)
+    if spec.resources.workers_per_process != 1:
+        problems.add(("resources", "workers_per_process"), "1 (one writer)", spec.resources.workers_per_process)
+    if problems:
+        raise SpecError(problems.items)
+    return limits, execution
+
+
+def _state_dir(env: RunEnv) -> Path | None:
+    if env.state_dir:
+        return Path(env.state_dir)
+    home = os.environ.get("PULSEARB_HOME")
+    return Path(home) if home else None
+
+
+def build_service(spec: FlowSpec, env: RunEnv, limits: RiskLimits, execution: ExecutionConfig) -> RiskExecution:
+    """Wire the kill switch, ledger, chain, signer and executor for this run (checks the chain before returning).
+
+    Raises:
+        ConfigError: no state directory while executing, no executor address, wrong chain or owner.
+        SignerError: no usable key for a live run (the message names the variable, never the value).
+        ChainUnavailable: the RPC endpoint does not answer.
+    """
+    state_dir = _state_dir(env)
+    kill_switch = KillSwitch(state_dir or default_state_dir())
+    ledger_path = (state_dir / "risk_execution" / f"{spec.name}.sqlite") if state_dir else None
+    topics = {
+        "decisions_topic": spec.outputs.get("decisions", "arb.decision"),
+        "executions_topic": spec.outputs.get("executions", "arb.execution"),
+    }
+    if not env.rpc_url:
+        log.warning("no RPC endpoint (--rpc-url or PULSEARB_RPC_URL): deciding only, nothing is executed")
+        ledger = Ledger(ledger_path) if ledger_path else None
+        service = RiskExecution(
+            limits=limits, kill_switch=kill_switch, ledger=ledger, chain=None, executor=None, **topics
+        )
+        service.pending = service.start()
+        return service
+    if ledger_path is None:
+        msg = (
+            f"{spec.path}: a risk_execution flow that executes needs a state directory for its ledger: "
+            "pass --state-dir or set PULSEARB_HOME"
+        )
+        raise ConfigError(msg)
+    execution = with_deployment(execution)
+    has_key = bool(os.environ.get(KEY_ENV) or os.environ.get(KEYSTORE_ENV))
+    signer = Signer.from_env(scrub=True) if (has_key or not execution.dry_run) else None
+    chain = Chain.connect(env.rpc_url)
+    ledger = Ledger(ledger_path)
+    try:
+        executor = Executor(chain, signer, ledger, execution, limits.max_gas_price_wei, kill_switch.is_on)
+        service = RiskExecution(
+            limits=limits, kill_switch=kill_switch, ledger=ledger, chain=chain, executor=executor, **topics
+        )
+        service.pending = service.start()
+    except BaseException:
+        ledger.close()
+        raise
+    log.warning(
+        "executor %s on chain %d (%s), mode %s, signer %s",
+        execution.executor,
+        executor.chain_id,
+        chain.where,
+        execution.mode,
+        signer,
+    )
+    return service
+
+
+class _TickPartition(StatelessSourcePartition[str]):
+    def __init__(self, interval: timedelta) -> None:
+        self._interval = interval
+        self._next = datetime.now(UTC)
+
+    def next_batch(self) -> list[str]:
+        if STOP.is_set():
+            raise StopIteration
+        self._next = datetime.now(UTC) + self._interval
+        return [TICK]
+
+    def next_awake(self) -> datetime | None:
+        return self._next
+
+
+class _Ticks(DynamicSource[str]):
+    """One tick per interval on one worker, ending when the flow is asked to stop."""
+
+    def __init__(self, interval: timedelta) -> None:
+        self._interval = interval
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _TickPartition:
+        return _TickPartition(self._interval)
+
+
+class _Execute(StatefulLogic[Any, list[Emit], None]):
+    """The single writer: feeds ticks and opportunities to the service; drains transactions at end of input."""
+
+    def __init__(self, service: RiskExecution, flow: str) -> None:
+        self.service = service
+        self.flow = flow
+        self.first: list[Emit] = list(service.pending)
+        self.gauges_ns = 0
+
+    def on_item(self, value: Any) -> tuple[list[list[Emit]], bool]:
+        out = self.first
+        self.first = []
+        if value == TICK:
+            out = out + self.service.poll()
+            now = time.time_ns()
+            if now - self.gauges_ns >= GAUGE_INTERVAL_NS:
+                self.gauges_ns = now
+                _update_gauges(self.service, self.flow)
+        else:
+            opp, risk_in_ns = value
+            out = out + self.service.on_opportunity(opp, risk_in_ns)
+        return ([out] if out else []), StatefulLogic.RETAIN
+
+    def on_eof(self) -> tuple[list[list[Emit]], bool]:
+        out = self.first + self.service.stop(DRAIN_TIMEOUT_S)
+        self.first = []
+        return ([out] if out else []), StatefulLogic.RETAIN
+
+    def snapshot(self) -> None:
+        return None  # the ledger is the state; Bytewax snapshots only hold the Kafka offsets
+
+
+def _update_gauges(service: RiskExecution, flow: str) -> None:
+    KILL_SWITCH.labels(flow).set(1 if service.kill_switch.is_on() else 0)
+    BREAKER_OPEN.labels(flow).set(1 if service.breaker_open() else 0)
+    if service.chain is not None:
+        ENDPOINT_UP.labels(flow, "rpc").set(1)
+    worst = 0.0
+    now = time.time_ns()
+    for token in service.state.pnl_today:
+        limit = service.limits.daily_loss_limit.get(token)
+        if limit:
+            worst = max(worst, service.state.loss_today(token, now) / limit)
+    DAILY_LOSS_RATIO.labels(flow).set(worst)
+
+
+def _signals(emits: list[Emit], params: SignalParams) -> list[ArbitrageSignal]:
+    """AlphaPulse ArbitrageSignal TLVs for the newly accepted decisions (replays carry no opportunity: not resent)."""
+    now = time.time_ns()
+    out = []
+    for e in emits:
+        if e.opportunity is not None:
+            signal = maybe_signal(e.opportunity, now_ns=now, params=params)
+            if signal is not None:
+                out.append(signal)
+    return out
+
+
+def risk_execution_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
+    """arb.opportunity -> risk limits -> arb.decision -> executor -> arb.execution; bad records -> dlq.<flow>."""
+    limits, execution = load_config(spec)
+    service = build_service(spec, env, limits, execution)
+    topics = spec.inputs.topics or ("arb.opportunity",)
+    dlq_topic = spec.outputs.get("dlq", f"dlq.{spec.name}")
+    flow_name = spec.name
+    poll = timedelta(milliseconds=min(execution.receipt_poll_ms, 250))
+
+    def decode(msg: KafkaRecord) -> tuple[bool, Any]:
+        RECORDS_IN.labels(flow_name, msg.topic).inc()
+        try:
+            opp: Opportunity = from_record(codec(msg.topic).decode(msg.value or b""))
+            return True, (opp, time.time_ns())
+        except (PulsearbError, KeyError, ValueError, TypeError) as exc:
+            where = {"source_topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
+            return False, dlq_record(flow_name, dlq_topic, "decode", exc, msg.value or b"", **where)
+
+    def to_records(emits: list[Emit]) -> list[OutRecord]:
+        out = []
+        for e in emits:
+            if e.kind == "decision":
+                DECISIONS.labels(flow_name, e.label).inc()
+            else:
+                EXECUTIONS.labels(flow_name, e.label).inc()
+            for name, a, b in HOPS:
+                if a in e.trace and b in e.trace:
+                    HOP_LATENCY.labels(flow_name, name).observe(max(0, e.trace[b] - e.trace[a]) / 1e9)
+            RECORDS_OUT.labels(flow_name, e.topic).inc()
+            out.append(OutRecord(e.topic, e.key, e.value))
+        return out
+
+    flow = Dataflow(spec.name)
+    src = op.input(
+        "kafka", flow, KafkaSource(env.bootstrap, topics, start=start_offset(spec), extra=dict(env.kafka_extra))
+    )
+    decoded = op.map("decode", src, decode)
+    split = op.branch("split", decoded, lambda x: x[0])
+    opps = op.map("ok", split.trues, lambda x: x[1])
+    errs = op.map("err", split.falses, lambda x: x[1])
+    ticks = op.input("tick", flow, _Ticks(poll))
+    keyed = op.key_on("single_writer", op.merge("work", opps, ticks), lambda _: KEY)
+    executed = op.stateful("execute", keyed, lambda _resume: _Execute(service, flow_name))
+    records = op.flat_map("records", executed, lambda kv: to_records(kv[1]))
+    op.output("kafka_out", op.merge("out", records, errs), KafkaSink(env.bootstrap, dict(env.kafka_extra)))
+    if env.signals_socket:  # accepted opportunities back to AlphaPulse's signals relay (flows/signals.py)
+        params = SignalParams(max_gas_price_gwei=max(1, min(limits.max_gas_price_wei // 10**9, 2**32 - 1)))
+        signals = op.flat_map("signals", executed, lambda kv: _signals(kv[1], params))
+        op.output("signals_out", signals, SignalSink(env.signals_socket, flow_name))
+    return flow
+
+
+def check_spec(spec: FlowSpec) -> None:
+    """Validate a risk_execution spec without connecting anywhere (for ``flows validate``).
+
+    Raises:
+        SpecError: every problem, one per line.
+    """
+    load_config(spec)

@@ -1,0 +1,250 @@
+"""The closed loop on a local chain: anvil, the deployed market, a relay fed by the chain watcher, and the flows
+bridge -> detector -> risk_execution running as processes against a Kafka broker; accepted opportunities go
+back to the relay's signals socket as ArbitrageSignal frames.
+
+Used by the closed-loop tests and ``bench/execute.py``; it is also the shape ``pulsearb up`` needs to execute on
+anvil. Spec templates are YAML files with ``${NAME}`` placeholders filled from the deployment
+(:func:`render_spec`), so detector parameters always match the pools on chain.
+"""
+
+from __future__ import annotations
+
+import string
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+from web3 import Web3
+
+from flows.errors import StackError
+from flows.execution.signer import KEY_ENV, Signer
+from flows.relay.protocol import RelayDomain
+from flows.relay.server import RelayServer
+from flows.spec import FlowSpec, load_spec
+from ops.chain.deploy import Deployment, deploy
+from ops.chain.market import Trader
+from ops.chain.watcher import ChainWatcher, SyncEvent
+from ops.flowproc import FlowProcess
+from ops.stack import process
+from ops.stack.chain import chain_spec
+from schemas.serde import codec
+from sinks.kafka import client_config
+
+# anvil's first two dev accounts (from its public test mnemonic): the executor's owner and a trader.
+ANVIL_KEYS = (
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+)
+
+
+def render_spec(template: Path, deployment: Deployment, out_dir: Path) -> FlowSpec:
+    """Fill ``${CHAIN_ID}``, ``${WETH}``, ``${USDC}``, ``${EXECUTOR}``, ``${FLASH_LENDER}`` and load the spec."""
+    values = {
+        "CHAIN_ID": str(deployment.chain_id),
+        "WETH": deployment.tokens["WETH"].address,
+        "USDC": deployment.tokens["USDC"].address,
+        "EXECUTOR": deployment.executor,
+        "FLASH_LENDER": deployment.flash_lender,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / template.name
+    path.write_text(string.Template(template.read_text()).substitute(values))
+    return load_spec(path)
+
+
+@dataclass(slots=True)
+class ChainFlowProcess(FlowProcess):
+    """A flow process with the extra arguments and environment of a risk_execution flow.
+
+    Args:
+        extra_args: appended to the command line (``--rpc-url``, ``--state-dir``).
+        extra_env: added to the environment (the signing key travels here, never in argv).
+    """
+
+    extra_args: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def argv(self) -> list[str]:
+        """The command line of the process."""
+        return FlowProcess.argv(self) + self.extra_args
+
+    def env(self) -> dict[str, str]:
+        """The process environment."""
+        return FlowProcess.env(self) | self.extra_env
+
+
+class TopicReader:
+    """Reads and decodes every record of a topic from the beginning, incrementally."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self._codec = codec(topic)
+        self._consumer = Consumer(
+            client_config(
+                bootstrap, {"group.id": "pulsearb-loop-reader", "enable.auto.commit": False, "fetch.wait.max.ms": 10}
+            )
+        )
+        meta = self._consumer.list_topics(topic, timeout=10).topics[topic]
+        self._consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
+        self.records: list[dict[str, Any]] = []
+
+    def read(self, timeout_s: float = 0.05) -> list[dict[str, Any]]:
+        """Consume what arrived; return every record read so far."""
+        for msg in self._consumer.consume(10_000, timeout_s):
+            if msg.error() is None and msg.value():
+                self.records.append(self._codec.decode(msg.value()))
+        return self.records
+
+    def wait(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout_s: float, what: str
+    ) -> list[dict[str, Any]]:
+        """Read until ``predicate(records)`` holds.
+
+        Raises:
+            StackError: not within ``timeout_s`` (names ``what``).
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if predicate(self.read()):
+                return self.records
+        msg = f"timed out after {timeout_s:.0f} s waiting for {what} on {self.topic} ({len(self.records)} records)"
+        raise StackError(msg)
+
+    def close(self) -> None:
+        """Release the consumer."""
+        self._consumer.close()
+
+
+class ChainLoop:
+    """Everything of the closed loop except the broker.
+
+    Args:
+        bootstrap: Kafka bootstrap servers (topics must exist).
+        state_dir: where anvil, the relay, flow logs, the ledger and the kill switch live.
+        detector_template: detector spec template.
+        risk_template: risk_execution spec template.
+        on_sync: called for every frame the watcher sends.
+        epoch_interval_s: Bytewax epoch of every flow; each Kafka hop waits for its producer's epoch, so a short
+            one keeps the loop's latency low (the bridge spec's default is 0.2 s).
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        state_dir: Path,
+        detector_template: Path,
+        risk_template: Path,
+        on_sync: Callable[[SyncEvent], None] | None = None,
+        epoch_interval_s: float = 0.05,
+    ) -> None:
+        self.epoch_args = ["--epoch-interval", str(epoch_interval_s)]
+        self.bootstrap = bootstrap
+        self.state_dir = state_dir
+        self.templates = (detector_template, risk_template)
+        self.on_sync = on_sync
+        self.rpc_url = ""
+        self.signals_socket = ""
+        self.anvil_pid: int | None = None
+        self.relay: RelayServer | None = None
+        self.watcher: ChainWatcher | None = None
+        self.flows: dict[str, ChainFlowProcess] = {}
+        self.specs: dict[str, FlowSpec] = {}
+        self.deployment: Deployment | None = None
+        self.w3: Web3 | None = None
+        self.trader: Trader | None = None
+        self.owner = Signer.from_key(ANVIL_KEYS[0])
+
+    def start(self, wait_s: float = 60.0) -> ChainLoop:
+        """Start anvil, deploy, start the relay and the flows, then the watcher (which seeds every pool)."""
+        port = process.free_port()
+        self.anvil_pid = process.start(chain_spec(port), self.state_dir / "chain")
+        self.rpc_url = f"http://127.0.0.1:{port}"
+        self.w3 = Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 10}))
+        trader_signer = Signer.from_key(ANVIL_KEYS[1])
+        self.deployment = deploy(self.w3, self.owner, trader=trader_signer.address)
+        self.deployment.write(self.state_dir / "chain" / "deployment.json")
+        self.trader = Trader(self.w3, trader_signer, self.deployment)
+        specs_dir = self.state_dir / "specs"
+        for template in self.templates:
+            spec = render_spec(template, self.deployment, specs_dir)
+            self.specs[spec.kind] = spec
+        domains = (RelayDomain.MARKET_DATA, RelayDomain.SIGNAL)
+        self.relay = RelayServer(self.state_dir / "relay", domains=domains, mode=0o600).start()
+        socket = str(self.relay.socket_path(RelayDomain.MARKET_DATA))
+        self.signals_socket = str(self.relay.socket_path(RelayDomain.SIGNAL))
+        bridge_spec = load_spec(Path(__file__).resolve().parents[2] / "flows" / "specs" / "bridge.yaml")
+        self.flows["bridge"] = ChainFlowProcess(
+            bridge_spec, self.bootstrap, self.state_dir / "logs", relay_socket=socket
+        )
+        self.flows["detector"] = ChainFlowProcess(
+            self.specs["detector"], self.bootstrap, self.state_dir / "logs", extra_args=self.epoch_args
+        )
+        self.flows["risk_execution"] = self._risk_process()
+        for proc in self.flows.values():
+            proc.start()
+        deadline = time.monotonic() + wait_s
+        while self.relay.stats(RelayDomain.MARKET_DATA).clients < 1:
+            self.check_alive()
+            if time.monotonic() > deadline:
+                msg = f"the bridge did not connect to {socket} within {wait_s:.0f} s"
+                raise StackError(msg)
+            time.sleep(0.05)
+        self.watcher = ChainWatcher(self.rpc_url, self.deployment.pairs, socket, on_sent=self.on_sync).start()
+        return self
+
+    def _risk_process(self) -> ChainFlowProcess:
+        return ChainFlowProcess(
+            self.specs["risk_execution"],
+            self.bootstrap,
+            self.state_dir / "logs",
+            extra_args=[
+                "--rpc-url",
+                self.rpc_url,
+                "--state-dir",
+                str(self.state_dir),
+                "--signals-socket",
+                self.signals_socket,
+                *self.epoch_args,
+            ],
+            extra_env={KEY_ENV: ANVIL_KEYS[0]},
+        )
+
+    def check_alive(self) -> None:
+        """Raise if a flow process died (with its log tail)."""
+        for name, f in self.flows.items():
+            if f.proc is not None and f.proc.poll() is not None:
+                msg = f"flow {name} exited with code {f.proc.returncode}; log {f.log_path}:\n{f.tail(20)}"
+                raise StackError(msg)
+
+    def restart_risk(self) -> int | None:
+        """Stop the risk_execution flow cleanly and start it again (same ledger); returns the old exit code."""
+        code = self.flows["risk_execution"].stop()
+        self.flows["risk_execution"] = self._risk_process()
+        self.flows["risk_execution"].start()
+        return code
+
+    def rpc(self, method: str, params: Sequence[Any] = ()) -> Any:
+        """A raw JSON-RPC call (anvil's evm_* / anvil_* methods)."""
+        assert self.w3 is not None
+        reply = self.w3.provider.make_request(method, list(params))
+        if "error" in reply:
+            msg = f"{method}: {reply['error']}"
+            raise StackError(msg)
+        return reply.get("result")
+
+    def stop(self) -> dict[str, int | None]:
+        """Stop the watcher, the flows in pipeline order, the relay and anvil; return the flows' exit codes."""
+        codes: dict[str, int | None] = {}
+        if self.watcher is not None:
+            self.watcher.stop()
+        for name in ("bridge", "detector", "risk_execution"):
+            if name in self.flows:
+                codes[name] = self.flows[name].stop()
+        if self.relay is not None:
+            self.relay.stop()
+        if self.anvil_pid is not None:
+            process.stop_pid(self.anvil_pid)
+        return codes
