@@ -59,6 +59,19 @@ def _statefulset(spec: FlowSpec) -> dict:
         # AlphaPulse's relays are Unix sockets on the node: the flow runs beside them.
         mounts.append({"name": "relay-sockets", "mountPath": "/run/torq"})
         volumes.append({"name": "relay-sockets", "hostPath": {"path": "/run/torq", "type": "Directory"}})
+    if spec.kind == "risk_execution":
+        # The signing key is an encrypted keystore file (mode 0400), its password a secret env var; the contract
+        # addresses come from the deployment file written by `python -m ops.chain.deploy`.
+        mounts.append({"name": "executor-key", "mountPath": "/var/run/secrets/pulsearb", "readOnly": True})
+        volumes.append(
+            {"name": "executor-key", "secret": {"secretName": "pulsearb-executor-key", "defaultMode": 0o400}}
+        )
+        mounts.append({"name": "deployment", "mountPath": "/etc/pulsearb", "readOnly": True})
+        volumes.append({"name": "deployment", "configMap": {"name": "pulsearb-deployment"}})
+        env += [
+            {"name": "PULSEARB_KEYSTORE", "value": "/var/run/secrets/pulsearb/keystore.json"},
+            {"name": "PULSEARB_DEPLOYMENT", "value": "/etc/pulsearb/deployment.json"},
+        ]
     container = {
         "name": "flow",
         "image": IMAGE,
@@ -157,6 +170,19 @@ def render_k8s(specs: list[FlowSpec]) -> dict[str, str]:
             },
         },
         {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "pulsearb-executor-key", "namespace": NAMESPACE},
+            "type": "Opaque",
+            "stringData": {"keystore.json": "REPLACE: an encrypted Web3 Secret Storage keystore"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "pulsearb-deployment", "namespace": NAMESPACE},
+            "data": {"deployment.json": "REPLACE: output of `python -m ops.chain.deploy --out deployment.json`"},
+        },
+        {
             "apiVersion": "batch/v1",
             "kind": "Job",
             "metadata": {"name": "pulsearb-provision", "namespace": NAMESPACE},
@@ -244,6 +270,7 @@ WantedBy=pulsearb.target
         if spec.kind == "bridge":
             extra = " --relay-socket /run/torq/market_data.sock"
         if spec.kind == "risk_execution":
+            # pulsearb.env also sets PULSEARB_KEYSTORE (mode 600), PULSEARB_KEYSTORE_PASSWORD, PULSEARB_DEPLOYMENT.
             extra = " --rpc-url ${PULSEARB_RPC_URL} --signals-socket /run/torq/signals.sock"
         if spec.resources.processes == 1:
             instances.append(spec.name)

@@ -54,8 +54,15 @@ def test_every_spec_has_a_statefulset_with_its_processes_and_a_recovery_volume()
     job = next(d for d in docs if d["kind"] == "Job")
     command = " ".join(job["spec"]["template"]["spec"]["containers"][0]["args"])
     assert "topics apply" in command and "db migrate" in command
-    secret = next(d for d in docs if d["kind"] == "Secret")
-    assert all(v.startswith("REPLACE") for v in secret["stringData"].values()), "no real secret in the repo"
+    for secret in (d for d in docs if d["kind"] == "Secret"):
+        assert all(v.startswith("REPLACE") for v in secret["stringData"].values()), "no real secret in the repo"
+    risk = [s for s in specs if s.kind == "risk_execution"]
+    for spec in risk:
+        pod = sets[k8s_name(spec)]["spec"]["template"]["spec"]
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        assert env["PULSEARB_KEYSTORE"].startswith("/var/run/secrets/")
+        key_volume = next(v for v in pod["volumes"] if v["name"] == "executor-key")
+        assert key_volume["secret"]["defaultMode"] == 0o400
 
 
 def test_systemd_units_parse_and_cover_every_spec() -> None:
