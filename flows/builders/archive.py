@@ -23,7 +23,7 @@ from flows.connectors.clickhouse import ClickHouseSink, SinkConfig
 from flows.connectors.kafka import KafkaRecord, KafkaSink, KafkaSource
 from flows.errors import ConfigError, PulsearbError
 from flows.metrics import DEAD_LETTERS, RECORDS_IN
-from flows.spec import FlowSpec
+from flows.spec import SPECS_DIR, FlowSpec, load_specs
 from sinks.archive import schema_topic_for
 from sinks.container import check_header, writers
 
@@ -83,10 +83,29 @@ def sink_config(spec: FlowSpec, env: RunEnv) -> SinkConfig:
     return cfg
 
 
+def archive_topics(spec: FlowSpec) -> tuple[str, ...]:
+    """The spec's input topics plus the dead-letter topic of every flow in flows/specs and beside the spec.
+
+    So a flow added as one YAML file has its dead letters archived without editing the archive spec.
+    """
+    topics = list(spec.inputs.topics or ARCHIVE_TOPICS)
+    siblings = []
+    for directory in dict.fromkeys((SPECS_DIR, spec.path.parent)):
+        try:
+            siblings += load_specs(directory)
+        except PulsearbError:
+            continue  # a broken spec is reported by `flows validate`, not by the archive
+    for other in siblings:
+        dlq = other.outputs.get("dlq") or f"dlq.{other.name}"
+        if other.name != spec.name and dlq not in topics:
+            topics.append(dlq)
+    return tuple(topics)
+
+
 def archive_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
     """Every topic -> ClickHouse tables (batched, deduplicated); records with a bad header -> dlq.<flow>."""
     cfg = sink_config(spec, env)
-    topics = spec.inputs.topics or ARCHIVE_TOPICS
+    topics = archive_topics(spec)
     aliases = dict(cfg.aliases)
     flow_name = spec.name
     schema_of = cache(lambda topic: schema_topic_for(topic, aliases))
