@@ -17,7 +17,7 @@ STAGES: tuple[str, ...] = (
     "exec_sent_ns",  # the transaction was sent
     "exec_accepted_ns",  # the node accepted it (tx hash returned)
     "exec_receipt_ns",  # the receipt arrived
-    "archive_ns",  # the archive flow decoded the record
+    "archive_ns",  # the archive flow wrote the record's batch to ClickHouse
 )
 
 HOPS: tuple[tuple[str, str, str], ...] = (

@@ -19,8 +19,8 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartiti
 from confluent_kafka.admin import AdminClient
 
 from flows.connectors.stop import STOP
-from flows.metrics import CONSUMER_LAG
-from sinks.kafka import KafkaWriter, client_config
+from flows.metrics import CONSUMER_LAG, ENDPOINT_UP
+from sinks.kafka import KafkaDeliveryError, KafkaWriter, client_config
 
 _IDLE_WAIT = timedelta(milliseconds=2)
 _DRAIN_IDLE_S = 0.25
@@ -181,14 +181,20 @@ class KafkaSource(FixedPartitionedSource[KafkaRecord, int]):
 
 
 class _SinkPartition(StatelessSinkPartition[OutRecord]):
-    def __init__(self, bootstrap: str, extra: dict[str, Any]) -> None:
+    def __init__(self, bootstrap: str, extra: dict[str, Any], flow: str) -> None:
         self.writer = KafkaWriter(bootstrap, extra)
+        self._broker_up = ENDPOINT_UP.labels(flow, "broker")
 
     def write_batch(self, items: list[OutRecord]) -> None:
         for item in items:
             self.writer.produce(item.topic, item.key, item.value)
         # Delivered before the epoch (and the upstream offsets) can be committed: at-least-once.
-        self.writer.flush()
+        try:
+            self.writer.flush()
+        except KafkaDeliveryError:
+            self._broker_up.set(0)
+            raise
+        self._broker_up.set(1)
 
     def close(self) -> None:
         self.writer.flush()
@@ -202,4 +208,4 @@ class KafkaSink(DynamicSink[OutRecord]):
         self._extra = extra or {}
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _SinkPartition:
-        return _SinkPartition(self._bootstrap, self._extra)
+        return _SinkPartition(self._bootstrap, self._extra, step_id.split(".", 1)[0])

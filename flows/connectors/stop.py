@@ -1,7 +1,8 @@
 """Cooperative shutdown: SIGTERM/SIGINT ask sources to finish, so every sink flushes and the flow ends cleanly.
 
-Kafka sources drain on stop: they keep reading up to the partition end offsets seen when the stop was requested,
-then end. The relay source ends at once (a relay has nothing to drain).
+Kafka sources drain on stop: they keep reading until they have been idle for 250 ms at the end offset that fetch
+responses report, then end (upstream flows stop first, so nothing new arrives). The relay source ends at once
+(a relay has nothing to drain).
 """
 
 from __future__ import annotations
