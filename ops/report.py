@@ -1,90 +1,281 @@
-"""The end-of-run report: rows per table, opportunities and PnL, and per-hop latency, read from ClickHouse."""
+"""The end-of-run report of ``pulsearb up``, read from ClickHouse: counts per stage, realized PnL, latency per hop.
+
+Everything is read with ``FINAL`` (one row per natural key, however often a record was replayed). Profits stay
+exact: raw start-token units as integers; USD figures are display values at the price the detector used.
+The report is printed (rich tables) and written as JSON next to the run's flows (``<state>/up/report.json``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from flows.trace import HOPS
+from ops.deploy.tally import SKIPPED
 from sinks.clickhouse import query_rows, session
+from sinks.history import Filters, latency
 
-TABLES = (
-    "market_pool_sync",
-    "arb_opportunity",
-    "arb_decision",
-    "arb_execution",
-    "dead_letter",
+MARKET_TABLES = (
+    ("market_pool_sync", "pool updates"),
+    ("market_quote", "exchange quotes"),
+    ("market_trade", "exchange trades"),
+    ("market_gas_price", "gas prices"),
 )
+TABLES = (
+    *MARKET_TABLES,
+    ("arb_opportunity", "opportunities"),
+    ("arb_decision", "risk decisions"),
+    ("arb_execution", "executions"),
+    ("dead_letter", "dead letters"),
+)
+
+
+@dataclass(slots=True)
+class TokenResult:
+    """Mined executions starting in one token: profit before gas, raw units of the token."""
+
+    token: str
+    decimals: int
+    usd_per_unit: float  # display
+    mined: int
+    exact: int  # realized == predicted, to the raw unit
+    realized: int
+    predicted: int
+    gas_cost_wei: int  # gas paid, wei of the chain's native token
+
+    @property
+    def realized_usd(self) -> float:
+        """Display value of the realized profit."""
+        return self.realized * self.usd_per_unit
+
+
+@dataclass(slots=True)
+class StrategyResult:
+    """One strategy's run: detections, acceptances, mined executions and their realized profit (display USD)."""
+
+    strategy: str
+    opportunities: int = 0
+    accepted: int = 0
+    mined: int = 0
+    realized_usd: float = 0.0
+
+
+@dataclass(slots=True)
+class Hop:
+    """Latency of one pipeline hop over the run, ms."""
+
+    hop: str
+    samples: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
 
 
 @dataclass(slots=True)
 class RunReport:
     """What a run left in the store."""
 
-    rows: dict[str, int] = field(default_factory=dict)
-    opportunities: int = 0
-    net_profit_usd: float = 0.0
-    by_strategy: list[tuple] = field(default_factory=list)
-    realized_profit_usd: float = 0.0
-    latency: list[tuple[str, int, float, float, float]] = field(default_factory=list)  # hop, n, p50, p99, max (ms)
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows (FINAL)
+    accepted: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)  # reason -> decisions
+    statuses: dict[str, int] = field(default_factory=dict)  # outcome (status, or "skipped" at simulation) -> count
+    pnl: list[TokenResult] = field(default_factory=list)
+    strategies: list[StrategyResult] = field(default_factory=list)
+    gas_cost_wei: int = 0  # gas paid by every execution (mined and reverted), wei of the native token
+    hops: list[Hop] = field(default_factory=list)
 
+    @property
+    def market_rows(self) -> int:
+        """Market records archived (every frame the relay carried, once)."""
+        return sum(self.rows.get(t, 0) for t, _ in MARKET_TABLES)
 
-def hop_quantiles_sql(database: str, table: str) -> str:
-    """SQL computing per-hop latency quantiles (ms) from the trace map of ``table``."""
-    parts = []
-    for name, a, b in HOPS:
-        parts.append(
-            f"SELECT '{name}' AS hop, count() AS n, "
-            f"quantileExact(0.5)((trace['{b}'] - trace['{a}']) / 1e6) AS p50_ms, "
-            f"quantileExact(0.99)((trace['{b}'] - trace['{a}']) / 1e6) AS p99_ms, "
-            f"max((trace['{b}'] - trace['{a}']) / 1e6) AS max_ms "
-            f"FROM {database}.{table} FINAL WHERE mapContains(trace, '{a}') AND mapContains(trace, '{b}')"
-        )
-    return " UNION ALL ".join(parts)
+    @property
+    def mined(self) -> int:
+        """Mined executions."""
+        return sum(t.mined for t in self.pnl)
+
+    @property
+    def exact(self) -> int:
+        """Mined executions whose realized profit equals the predicted one to the raw unit."""
+        return sum(t.exact for t in self.pnl)
+
+    @property
+    def realized_usd(self) -> float:
+        """Display value of every token's realized profit."""
+        return sum(t.realized_usd for t in self.pnl)
+
+    def to_json(self) -> dict:
+        """JSON form (integers stay integers)."""
+        data = asdict(self)
+        data |= {
+            "market_rows": self.market_rows,
+            "mined": self.mined,
+            "exact": self.exact,
+            "realized_usd": self.realized_usd,
+        }
+        return data
 
 
 def collect(dsn: str, database: str = "pulsearb") -> RunReport:
     """Read the report from the store (opens it: call after the archive flow stopped)."""
     report = RunReport()
+    db = database
     with session(dsn) as client:
-        for table in TABLES:
-            _, rows = query_rows(client, f"SELECT count() FROM {database}.{table} FINAL")
+        for table, _ in TABLES:
+            _, rows = query_rows(client, f"SELECT count() FROM {db}.{table} FINAL")
             report.rows[table] = int(rows[0][0])
+        _, rows = query_rows(client, f"SELECT accepted, reason, count() FROM {db}.arb_decision FINAL GROUP BY 1, 2")
+        report.accepted = sum(int(n) for ok, _, n in rows if ok)
+        report.rejected = {str(r): int(n) for ok, r, n in sorted(rows, key=lambda r: -int(r[2])) if not ok}
         _, rows = query_rows(
             client,
-            f"SELECT strategy, count(), sum(net_profit_usd), sum(toFloat64(net_profit) / pow(10, token_in_decimals)) "
-            f"FROM {database}.arb_opportunity FINAL GROUP BY strategy ORDER BY strategy",
+            f"SELECT if(status = 'failed' AND startsWith(ifNull(revert_reason, ''), 'simulation'), '{SKIPPED}', "
+            f"status), count() FROM {db}.arb_execution FINAL GROUP BY 1 ORDER BY 2 DESC",
         )
-        report.by_strategy = rows
-        report.opportunities = sum(int(r[1]) for r in rows)
-        report.net_profit_usd = sum(float(r[2]) for r in rows)
-        _, lat = query_rows(client, hop_quantiles_sql(database, "arb_opportunity"))
-        report.latency = [(h, int(n), float(p50), float(p99), float(mx)) for h, n, p50, p99, mx in lat if int(n)]
+        report.statuses = {str(s): int(n) for s, n in rows}
+        _, rows = query_rows(
+            client,
+            "SELECT e.token_in, any(o.decimals), any(o.usd_per_unit), count(), countIf(realized_profit = "
+            "predicted_profit), toString(sum(realized_profit)), toString(sum(predicted_profit)), "
+            f"toString(sum(gas_cost_wei)) FROM (SELECT * FROM {db}.arb_execution FINAL WHERE status = 'mined') AS e "
+            "LEFT JOIN (SELECT token_in, any(token_in_decimals) AS decimals, "
+            "anyIf(gross_profit_usd / toFloat64(gross_profit), gross_profit != 0) AS usd_per_unit "
+            f"FROM {db}.arb_opportunity FINAL GROUP BY token_in) AS o ON o.token_in = e.token_in "
+            "GROUP BY e.token_in ORDER BY e.token_in",
+        )
+        report.pnl = [
+            TokenResult(str(t), int(d), float(u or 0.0), int(n), int(x), int(r), int(p), int(g))
+            for t, d, u, n, x, r, p, g in rows
+        ]
+        report.strategies = _strategies(client, db)
+        _, rows = query_rows(client, f"SELECT toString(sum(gas_cost_wei)) FROM {db}.arb_execution FINAL")
+        report.gas_cost_wei = int(rows[0][0] or 0)
+        hops = latency(client, db, Filters(), exact=True)
+        report.hops = [Hop(h, int(n), float(p50), float(p99), float(mx)) for h, n, p50, _, p99, mx in hops.rows]
     return report
 
 
-def render(report: RunReport, sent: int, console: Console, dsn: str) -> None:
-    """Print the report tables."""
+def _strategies(client: object, db: str) -> list[StrategyResult]:
+    by: dict[str, StrategyResult] = {}
+    _, rows = query_rows(client, f"SELECT strategy, count() FROM {db}.arb_opportunity FINAL GROUP BY 1")
+    for name, n in rows:
+        by.setdefault(str(name), StrategyResult(str(name))).opportunities = int(n)
+    _, rows = query_rows(client, f"SELECT strategy, countIf(accepted) FROM {db}.arb_decision FINAL GROUP BY 1")
+    for name, n in rows:
+        by.setdefault(str(name), StrategyResult(str(name))).accepted = int(n)
+    _, rows = query_rows(
+        client,
+        "SELECT e.strategy, count(), sum(toFloat64(e.realized_profit) * o.usd_per_unit) "
+        f"FROM (SELECT * FROM {db}.arb_execution FINAL WHERE status = 'mined') AS e LEFT JOIN (SELECT token_in, "
+        "anyIf(gross_profit_usd / toFloat64(gross_profit), gross_profit != 0) AS usd_per_unit "
+        f"FROM {db}.arb_opportunity FINAL GROUP BY token_in) AS o ON o.token_in = e.token_in GROUP BY 1",
+    )
+    for name, n, usd in rows:
+        r = by.setdefault(str(name), StrategyResult(str(name)))
+        r.mined, r.realized_usd = int(n), float(usd or 0.0)
+    return sorted(by.values(), key=lambda r: r.strategy)
+
+
+def write(report: RunReport, path: Path, **extra: object) -> None:
+    """Write the report as JSON (plus ``extra`` fields, e.g. frames sent and the scenario)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_json() | extra, indent=2) + "\n")
+
+
+def _units(raw: int, decimals: int) -> str:
+    """Raw units as whole tokens, exactly (no float)."""
+    sign, raw = ("-" if raw < 0 else ""), abs(raw)
+    whole, frac = divmod(raw, 10**decimals)
+    return f"{sign}{whole:,}" + (f".{frac:0{decimals}d}" if decimals else "")
+
+
+def render(
+    report: RunReport,
+    console: Console,
+    *,
+    sent: int,
+    source: str,
+    symbols: dict[str, str] | None = None,
+    native_usd: float | None = None,
+) -> None:
+    """Print the report tables.
+
+    Args:
+        report: what :func:`collect` read.
+        console: where to print.
+        sent: frames sent to the relay.
+        source: what sent them ("chain watcher", "market replay").
+        symbols: token address -> symbol, for the PnL table.
+        native_usd: USD per whole native token (prices the gas paid; None: gas in ETH only).
+    """
+    symbols = symbols or {}
     t = Table(title="pipeline counts")
     t.add_column("stage")
     t.add_column("count", justify="right")
-    t.add_row("frames sent to the relay", str(sent))
-    for table, n in report.rows.items():
-        t.add_row(f"rows in {table}", str(n))
+    t.add_column("detail")
+    t.add_row("frames sent to the relay", f"{sent:,}", source)
+    for table, label in TABLES:
+        if table != "market_pool_sync" and (table, label) in MARKET_TABLES and not report.rows.get(table):
+            continue  # a feed this scenario does not have
+        detail = ""
+        if table == "arb_decision":
+            reasons = ", ".join(f"{r} {n}" for r, n in list(report.rejected.items())[:4])
+            detail = f"accepted {report.accepted}, rejected {sum(report.rejected.values())}" + (
+                f" ({reasons})" if reasons else ""
+            )
+        elif table == "arb_execution":
+            detail = ", ".join(f"{s} {n}" for s, n in report.statuses.items()) or "none (no chain: decide-only)"
+            if SKIPPED in report.statuses:
+                detail += f" ({SKIPPED}: the simulation did not reproduce the prediction, nothing was sent)"
+        t.add_row(f"{label} ({table})", f"{report.rows.get(table, 0):,}", detail)
     console.print(t)
-    s = Table(title="opportunities by strategy")
-    for col in ("strategy", "count", "net profit (USD, display)", "net profit (token_in units)"):
-        s.add_column(col, justify="right" if col != "strategy" else "left")
-    for strategy, n, usd, units in report.by_strategy:
-        s.add_row(str(strategy), str(n), f"{float(usd):,.2f}", f"{float(units):,.6f}")
-    console.print(s)
-    if report.latency:
-        lt = Table(title="latency per hop (ms), from archived opportunities")
-        for col in ("hop", "n", "p50", "p99", "max"):
-            lt.add_column(col, justify="right" if col != "hop" else "left")
-        for hop, n, p50, p99, mx in report.latency:
-            lt.add_row(hop, str(n), f"{p50:.2f}", f"{p99:.2f}", f"{mx:.2f}")
+
+    p = Table(title="realized PnL (mined arbitrages, before gas)")
+    for col in ("token", "mined", "realized (raw units)", "realized", "USD", "realized == predicted", "gas paid"):
+        p.add_column(col, justify="left" if col == "token" else "right")
+    for r in report.pnl:
+        gas_eth = r.gas_cost_wei / 10**18
+        gas = f"{gas_eth:.6f} ETH" + (f" ({gas_eth * native_usd:,.2f} USD)" if native_usd else "")
+        symbol = symbols.get(r.token, r.token[:10])
+        p.add_row(
+            symbol,
+            str(r.mined),
+            f"{r.realized:,}",
+            f"{_units(r.realized, r.decimals)} {symbol}",
+            f"{r.realized_usd:,.2f}",
+            f"{r.exact} / {r.mined}",
+            gas,
+        )
+    if report.pnl:
+        console.print(p)
+        gas_eth = report.gas_cost_wei / 10**18
+        if native_usd:
+            net = report.realized_usd - gas_eth * native_usd
+            console.print(
+                f"realized PnL: {report.realized_usd:,.2f} USD before gas, {net:,.2f} USD after "
+                f"{gas_eth:.6f} ETH of gas (every execution, mined or reverted); "
+                f"{report.exact} of {report.mined} mined arbitrages realized exactly the predicted profit"
+            )
+    else:
+        console.print("realized PnL: nothing was executed in this run")
+
+    if report.strategies:
+        executed = bool(report.statuses)
+        st = Table(title="by strategy")
+        for col in ("strategy", "opportunities", "accepted", *(("mined", "realized USD") if executed else ())):
+            st.add_column(col, justify="left" if col == "strategy" else "right")
+        for r in report.strategies:
+            cells = [r.strategy, f"{r.opportunities:,}", f"{r.accepted:,}"]
+            st.add_row(*cells, *((f"{r.mined:,}", f"{r.realized_usd:,.2f}") if executed else ()))
+        console.print(st)
+
+    if report.hops:
+        lt = Table(title="latency per hop (ms, exact quantiles over the run)")
+        for col in ("hop", "samples", "p50", "p99", "max"):
+            lt.add_column(col, justify="left" if col == "hop" else "right")
+        for h in report.hops:
+            lt.add_row(h.hop, f"{h.samples:,}", f"{h.p50_ms:.2f}", f"{h.p99_ms:.2f}", f"{h.max_ms:.2f}")
         console.print(lt)
-    console.print(f"query the history: [bold]pulsearb history opportunities[/]  (store: {dsn})")

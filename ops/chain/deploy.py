@@ -4,9 +4,13 @@ What it deploys (all from the deployer's key, so the deployer owns the executor 
 
 - WETH (18 decimals, the chain's native-token stand-in used to price gas) and USDC (6 decimals);
 - venue 300 (UNISWAP_V2): a PulseFactory whose pairs charge 30 bps; venue 302 (SUSHISWAP): 25 bps;
-- a USDC/WETH pair on each venue, 2,000,000 USDC + 1,000 WETH (1 WETH = 2,000 USDC);
+- a USDC/WETH pair on each venue, 2,000,000 USDC + 1,000 WETH (1 WETH = 2,000 USDC; ``weth_price_usdc`` sets
+  another opening price, the pool keeping 2,000,000 USDC);
 - ArbExecutor holding 200,000 USDC and 100 WETH; FlashLender (9 bps) holding 1,000,000 USDC and 500 WETH;
-- optionally a trader account funded with tokens, to move prices (:mod:`ops.chain.market`).
+- optionally a trader account funded with tokens, to move prices (:mod:`ops.chain.market`);
+- optionally (``wbtc_price_usdc``) WBTC (8 decimals) and a USDC/WBTC and a WETH/WBTC pair on each venue
+  (2,000,000 USD a side at the opening prices), deployed after everything else, so every other address is the
+  same with or without it.
 
 The result is a deployment file (JSON) that the chain watcher, the risk_execution flow
 (``risk.execution.deployment`` / ``$PULSEARB_DEPLOYMENT``) and the detector's spec parameters are built from.
@@ -34,8 +38,15 @@ from flows.relay.protocol import VenueId
 from ops.chain.tx import Sent, TxSender, contract
 
 DEPLOYER_KEY_ENV = "PULSEARB_DEPLOYER_KEY"
+# anvil's first two dev accounts (from its public test mnemonic): the executor's owner and a trader.
+ANVIL_KEYS = (
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+)
 USDC_UNIT = 10**6
 WETH_UNIT = 10**18
+WBTC_UNIT = 10**8
+POOL_USDC = 2_000_000  # whole USDC in every pair at deployment
 FLASH_FEE_BPS = 9
 VENUES = ((int(VenueId.UNISWAP_V2), 30), (int(VenueId.SUSHISWAP), 25))
 
@@ -112,14 +123,25 @@ class Deployment:
         return next(p for p in self.pairs if p.venue == venue)
 
 
-def deploy(w3: Web3, signer: Signer, *, trader: str = "", owner: str = "") -> Deployment:
+def deploy(
+    w3: Web3,
+    signer: Signer,
+    *,
+    trader: str = "",
+    owner: str = "",
+    weth_price_usdc: int = 2_000,
+    wbtc_price_usdc: int | None = None,
+) -> Deployment:
     """Deploy the market (see the module doc) and return what was deployed.
 
     Args:
         w3: a connected Web3.
         signer: the deployer.
-        trader: an address to fund with 1,000,000 USDC and 500 WETH (and 10 ETH of gas money) for price moves.
+        trader: an address to fund with 1,000,000 USDC and 500 WETH (and 10 ETH of gas money) for price moves
+            (and 50 WBTC when WBTC is deployed).
         owner: transfer the executor's ownership to this address ("" keeps the deployer).
+        weth_price_usdc: opening price of the USDC/WETH pairs, whole USDC per WETH.
+        wbtc_price_usdc: also deploy WBTC and USDC/WBTC pairs opening at this price, whole USDC per WBTC.
 
     Raises:
         StackError: a deployment transaction reverted.
@@ -159,23 +181,24 @@ def deploy(w3: Web3, signer: Signer, *, trader: str = "", owner: str = "") -> De
         sent.append(tx.send(trader, b"", "fund trader", gas=21_000, value=10 * 10**18))
     tx.wait(sent)
 
+    decimals = {usdc.lower(): 6, weth.lower(): 18}
+    weth_amount = POOL_USDC * WETH_UNIT // weth_price_usdc
     pairs: list[PairInfo] = []
     sent = []
     for venue, fee in VENUES:
-        address = contract(w3, "PulseFactory", factories[venue]).functions.getPair(usdc, weth).call()
-        pair = contract(w3, "PulsePair", address)
-        sent.append(tx.call(t_usdc, "transfer", address, 2_000_000 * USDC_UNIT))
-        sent.append(tx.call(t_weth, "transfer", address, 1_000 * WETH_UNIT))
-        sent.append(tx.call(pair, "mint", signer.address))
-        token0 = pair.functions.token0().call().lower()
-        token1 = pair.functions.token1().call().lower()
-        decimals = {usdc.lower(): 6, weth.lower(): 18}
-        pairs.append(PairInfo(address.lower(), venue, fee, token0, token1, decimals[token0], decimals[token1]))
+        pair, s = _fund_pair(tx, factories[venue], (t_usdc, POOL_USDC * USDC_UNIT), (t_weth, weth_amount))
+        sent += s
+        pairs.append(_pair_info(pair, venue, fee, decimals))
     if owner:
         sent.append(
             tx.call(contract(w3, "ArbExecutor", executor), "transferOwnership", Web3.to_checksum_address(owner))
         )
     tx.wait(sent)
+    tokens = {"WETH": TokenInfo("WETH", weth.lower(), 18), "USDC": TokenInfo("USDC", usdc.lower(), 6)}
+    if wbtc_price_usdc:
+        wbtc_amount = POOL_USDC * WBTC_UNIT // wbtc_price_usdc
+        tokens["WBTC"], more = _deploy_wbtc(tx, factories, (t_usdc, t_weth), (weth_amount, wbtc_amount), trader)
+        pairs += more
     return Deployment(
         chain_id=tx.chain_id,
         deployer=signer.address,
@@ -183,10 +206,63 @@ def deploy(w3: Web3, signer: Signer, *, trader: str = "", owner: str = "") -> De
         flash_lender=lender.lower(),
         flash_fee_bps=FLASH_FEE_BPS,
         native_token=weth.lower(),
-        tokens={"WETH": TokenInfo("WETH", weth.lower(), 18), "USDC": TokenInfo("USDC", usdc.lower(), 6)},
+        tokens=tokens,
         factories={v: a.lower() for v, a in factories.items()},
         pairs=pairs,
     )
+
+
+def _fund_pair(tx: TxSender, factory: str, a: tuple[Any, int], b: tuple[Any, int]) -> tuple[Any, list[Sent]]:
+    """Seed the factory's pair of tokens ``a`` and ``b`` with (token contract, raw amount) each."""
+    address = contract(tx.w3, "PulseFactory", factory).functions.getPair(a[0].address, b[0].address).call()
+    pair = contract(tx.w3, "PulsePair", address)
+    sent = [tx.call(token, "transfer", address, amount) for token, amount in (a, b)]
+    sent.append(tx.call(pair, "mint", tx.signer.address))
+    return pair, sent
+
+
+def _pair_info(pair: Any, venue: int, fee: int, decimals: dict[str, int]) -> PairInfo:
+    token0 = pair.functions.token0().call().lower()
+    token1 = pair.functions.token1().call().lower()
+    return PairInfo(pair.address.lower(), venue, fee, token0, token1, decimals[token0], decimals[token1])
+
+
+def _deploy_wbtc(
+    tx: TxSender, factories: dict[int, str], usdc_weth: tuple[Any, Any], amounts: tuple[int, int], trader: str
+) -> tuple[TokenInfo, list[PairInfo]]:
+    """Deploy WBTC and, per venue, funded USDC/WBTC and WETH/WBTC pairs (2,000,000 USD a side at the opening prices).
+
+    Sent after everything else, so every other address is the same with or without WBTC.
+
+    Args:
+        tx: the deployer's sender.
+        factories: venue -> factory.
+        usdc_weth: the USDC and WETH token contracts.
+        amounts: raw WETH and WBTC worth :data:`POOL_USDC` each.
+        trader: address to fund with 50 WBTC ("" for none).
+    """
+    t_usdc, t_weth = usdc_weth
+    weth_amount, wbtc_amount = amounts
+    wbtc, s = tx.deploy("TestToken", "Wrapped BTC", "WBTC", 8)
+    tx.wait([s])
+    t_wbtc = contract(tx.w3, "TestToken", wbtc)
+    sent = [tx.call(t_wbtc, "mint", tx.signer.address, 1_000 * WBTC_UNIT)]
+    for venue, fee in VENUES:
+        factory = contract(tx.w3, "PulseFactory", factories[venue])
+        for other in (t_usdc, t_weth):
+            sent.append(tx.call(factory, "createPair", other.address, wbtc, fee, gas=3_000_000))
+    if trader:
+        sent.append(tx.call(t_wbtc, "transfer", trader, 50 * WBTC_UNIT))
+    tx.wait(sent)
+    decimals = {t_usdc.address.lower(): 6, t_weth.address.lower(): 18, wbtc.lower(): 8}
+    pairs, sent = [], []
+    for venue, fee in VENUES:
+        for other in ((t_usdc, POOL_USDC * USDC_UNIT), (t_weth, weth_amount)):
+            pair, s = _fund_pair(tx, factories[venue], other, (t_wbtc, wbtc_amount))
+            sent += s
+            pairs.append(_pair_info(pair, venue, fee, decimals))
+    tx.wait(sent)
+    return TokenInfo("WBTC", wbtc.lower(), 8), pairs
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,12 +4,12 @@ back to the relay's signals socket as ArbitrageSignal frames.
 
 Used by the closed-loop tests and ``bench/execute.py``; it is also the shape ``pulsearb up`` needs to execute on
 anvil. Spec templates are YAML files with ``${NAME}`` placeholders filled from the deployment
-(:func:`render_spec`), so detector parameters always match the pools on chain.
+(:func:`ops.chain.bind.render_spec`, the renderer ``pulsearb up`` binds flows/specs with), so detector
+parameters always match the pools on chain.
 """
 
 from __future__ import annotations
 
-import string
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +24,8 @@ from flows.execution.signer import KEY_ENV, Signer
 from flows.relay.protocol import RelayDomain
 from flows.relay.server import RelayServer
 from flows.spec import FlowSpec, load_spec
-from ops.chain.deploy import Deployment, deploy
+from ops.chain.bind import render_spec
+from ops.chain.deploy import ANVIL_KEYS, Deployment, deploy
 from ops.chain.market import Trader
 from ops.chain.watcher import ChainWatcher, SyncEvent
 from ops.flowproc import FlowProcess
@@ -32,27 +33,6 @@ from ops.stack import process
 from ops.stack.chain import chain_spec
 from schemas.serde import codec
 from sinks.kafka import client_config
-
-# anvil's first two dev accounts (from its public test mnemonic): the executor's owner and a trader.
-ANVIL_KEYS = (
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-)
-
-
-def render_spec(template: Path, deployment: Deployment, out_dir: Path) -> FlowSpec:
-    """Fill ``${CHAIN_ID}``, ``${WETH}``, ``${USDC}``, ``${EXECUTOR}``, ``${FLASH_LENDER}`` and load the spec."""
-    values = {
-        "CHAIN_ID": str(deployment.chain_id),
-        "WETH": deployment.tokens["WETH"].address,
-        "USDC": deployment.tokens["USDC"].address,
-        "EXECUTOR": deployment.executor,
-        "FLASH_LENDER": deployment.flash_lender,
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / template.name
-    path.write_text(string.Template(template.read_text()).substitute(values))
-    return load_spec(path)
 
 
 @dataclass(slots=True)

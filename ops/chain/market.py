@@ -35,7 +35,14 @@ class Trader:
         r0, r1, _ = contract(self.w3, "PulsePair", pair.address).functions.getReserves().call()
         return int(r0), int(r1)
 
-    def send_swap(self, pair: PairInfo, token_in: str, amount_in: int, tip_wei: int = PRIORITY_FEE_WEI) -> Sent:
+    def send_swap(
+        self,
+        pair: PairInfo,
+        token_in: str,
+        amount_in: int,
+        tip_wei: int = PRIORITY_FEE_WEI,
+        amount_out: int | None = None,
+    ) -> Sent:
         """Broadcast a swap (transfer + swap) without waiting; returns the swap transaction.
 
         Args:
@@ -43,12 +50,15 @@ class Trader:
             token_in: the token paid in.
             amount_in: raw units of ``token_in``.
             tip_wei: priority fee of both transactions (a higher one is ordered first in a block).
+            amount_out: raw units of the other token to take out; None takes ``get_amount_out`` on the live
+                reserves (the most the pair's K check allows).
         """
         token_in = token_in.lower()
-        r0, r1 = self.reserves(pair)
         zero_for_one = token_in == pair.token0
-        reserve_in, reserve_out = (r0, r1) if zero_for_one else (r1, r0)
-        amount_out = get_amount_out(amount_in, reserve_in, reserve_out, pair.fee_bps)
+        if amount_out is None:
+            r0, r1 = self.reserves(pair)
+            reserve_in, reserve_out = (r0, r1) if zero_for_one else (r1, r0)
+            amount_out = get_amount_out(amount_in, reserve_in, reserve_out, pair.fee_bps)
         token = contract(self.w3, "TestToken", token_in)
         transfer = token.encode_abi("transfer", args=[Web3.to_checksum_address(pair.address), amount_in])
         self.tx.send(token.address, transfer, "transfer", tip_wei=tip_wei)

@@ -1,10 +1,17 @@
 """``pulsearb up``: the main job on embedded defaults, with live progress and a final report.
 
-It starts the local stack (broker, store; the chain too when a risk_execution spec exists and
-``$PULSEARB_DEPLOYMENT`` names an executor deployment, else risk_execution decides without executing), a local relay
-replaying the market, and every spec in flows/specs under the deploy manager's supervision (risk_execution gets
-``--rpc-url``, ``--signals-socket`` and ``--state-dir``); it shows live counts and ends with a report read from
-ClickHouse. Ctrl-C stops the replay, then every flow in pipeline order (each drains what the one
+It starts the local stack and runs every spec in flows/specs under the deploy manager's supervision
+(:class:`ops.pipeline.Pipeline`), fed by a local relay, in one of two scenarios:
+
+- ``chain`` (default): anvil with a market deployed on it (:mod:`ops.chain.scenario`): pool prices on two venues
+  follow the real Coinbase ETH-USD and BTC-USD minute bars with per-venue lag and occasional large trades, the
+  chain watcher turns the pairs' Sync logs into PoolSync frames on the relay, the specs are bound to the
+  deployment (:mod:`ops.chain.bind`), and risk_execution executes accepted arbitrages on chain.
+- ``synthetic``: the PoolSync frames of a market model replayed into the relay (:mod:`ops.market.model`); no
+  chain, so risk_execution decides without executing.
+
+It shows live counts and ends with a report read from ClickHouse (:mod:`ops.report`; also written to
+``<state>/up/report.json``). Ctrl-C stops the market, then every flow in pipeline order (each drains what the one
 before it produced), then the stack; the report still prints, and the exit code is 130.
 """
 
@@ -15,6 +22,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -24,26 +32,42 @@ from flows.errors import ConfigError
 from ops.paths import state_dir
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from flows.spec import FlowSpec
+    from ops.chain.scenario import ChainScenario
     from ops.pipeline import Pipeline
 
-SCENARIOS = ("polygon-eth-btc",)
-DEPLOYMENT_ENV = "PULSEARB_DEPLOYMENT"  # executor and pools on the local chain (`python -m ops.chain.deploy`)
+SCENARIOS = ("chain", "synthetic")
 STAGES = (
     ("market.pool_sync", "pool updates on Kafka"),
     ("arb.opportunity", "opportunities"),
-    ("arb.decision", "risk decisions"),
-    ("arb.execution", "executions"),
     ("dlq.relay", "dead frames"),
 )
+SETTLE_S = 30.0  # longest wait, after the market stops, for the last detections to be decided and executed
+MARKET_TOPICS = ("market.pool_sync", "market.quote", "market.trade", "market.gas_price")  # what the bridge writes
 
 
 def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None:
     """Add the ``up`` command."""
     p = sub.add_parser(name, help=help_text, description=help_text)
-    p.add_argument("--duration", type=float, default=60.0, help="seconds of market to replay (wall time, default 60)")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds the market runs (wall time, default 60)")
     p.add_argument("--speed", type=float, default=30.0, help="market time runs this many times faster (default 30)")
-    p.add_argument("--scenario", default=SCENARIOS[0], choices=SCENARIOS, help="which local market to replay")
+    p.add_argument(
+        "--scenario",
+        default=SCENARIOS[0],
+        choices=SCENARIOS,
+        help="chain: a market on a local anvil, executed on chain (default); synthetic: replayed pool updates, "
+        "no chain, decide-only",
+    )
     p.add_argument("--seed", type=int, default=7, help="seed of the market's noise and shocks")
+    p.add_argument("--block-time", type=float, default=1.0, help="chain scenario: wall seconds per market block")
+    p.add_argument(
+        "--exchange",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also feed Coinbase quotes and trades (for cex_dex; default on)",
+    )
     p.add_argument("--keep-stack", action="store_true", help="leave broker and chain running afterwards")
     p.set_defaults(func=run)
 
@@ -55,67 +79,55 @@ class _Rates:
         self._last: dict[str, tuple[float, int]] = {}
         self.rate: dict[str, float] = {}
 
-    def update(self, key: str, count: int) -> None:
+    def update(self, key: str, count: int) -> float:
         now = time.monotonic()
         t0, c0 = self._last.get(key, (now, count))
         if now - t0 >= 1.0 or key not in self._last:
             self.rate[key] = (count - c0) / (now - t0) if now > t0 else 0.0
             self._last[key] = (now, count)
+        return self.rate.get(key, 0.0)
 
 
-def _pnl(pipeline: Pipeline) -> str:
-    """Realized PnL (USD, display) that risk_execution flows report on their metrics endpoints."""
-    from ops.deploy.metrics import scrape
-
-    values = [
-        m["pnl_usd"]
-        for f in pipeline.flows
-        if f.plan.spec.kind == "risk_execution"
-        for m in (scrape(port, 0.2) for port in f.plan.metrics_ports)
-        if m and "pnl_usd" in m
-    ]
-    return f"{sum(values):,.2f}" if values else "-"
-
-
-def _table(pipeline: Pipeline, total: int, rates: _Rates) -> Table:
+def _table(pipeline: Pipeline, chain: ChainScenario | None, total: int | None, rates: _Rates) -> Table:
     progress = pipeline.progress
+    tally = progress.tally
     t = Table(title=f"pulsearb up  {progress.elapsed_s:6.1f} s", expand=False)
     t.add_column("stage")
     t.add_column("count", justify="right")
     t.add_column("per s", justify="right")
-    rates.update("frames", progress.sent)
-    t.add_row("frames sent to the relay", f"{progress.sent} / {total}", f"{rates.rate.get('frames', 0.0):,.0f}")
+    t.add_column("detail")
+    if chain is not None and chain.driver is not None:
+        s = chain.driver.stats
+        prices = "  ".join(f"{sym} {usd:,.2f}" for sym, usd in s.prices.items())
+        minutes, secs = divmod(int(s.market_s), 60)
+        reverted = f" ({s.swaps_reverted} behind an arbitrage, reverted)" if s.swaps_reverted else ""
+        detail = f"market {minutes:02d}:{secs:02d}  {prices}  market swaps {s.swaps}{reverted}, large trades {s.shocks}"
+        t.add_row("market blocks", str(s.blocks), "", detail)
+    frames = f"{progress.sent:,}" + (f" / {total:,}" if total else "")
+    source = "Sync logs from the chain watcher, Coinbase quotes and trades" if chain else "replayed market"
+    t.add_row("frames to the relay", frames, f"{rates.update('frames', progress.sent):,.0f}", source)
     for topic, label in STAGES:
         n = progress.topics.get(topic, 0)
-        rates.update(topic, n)
-        t.add_row(f"{label} ({topic})", str(n), f"{rates.rate.get(topic, 0.0):,.0f}")
-    t.add_row("realized PnL (USD)", _pnl(pipeline), "")
+        t.add_row(label, f"{n:,}", f"{rates.update(topic, n):,.0f}", topic)
+    top = ", ".join(f"{r} {n}" for r, n in sorted(tally.reasons.items(), key=lambda kv: -kv[1])[:3])
+    t.add_row(
+        "decisions",
+        f"{tally.decisions:,}",
+        f"{rates.update('decisions', tally.decisions):,.0f}",
+        f"accepted {tally.accepted}, rejected {tally.rejected}" + (f" ({top})" if top else ""),
+    )
+    mined, reverted = tally.statuses.get("mined", 0), tally.statuses.get("reverted", 0)
+    other = ", ".join(f"{k} {v}" for k, v in tally.statuses.items() if k not in ("mined", "reverted"))
+    executions = f"mined {mined}, reverted {reverted}" + (f", {other}" if other else "")
+    t.add_row("executions", f"{tally.executions:,}", "", executions if chain is not None else "decide-only (no chain)")
+    symbols = {t.address: sym for sym, t in chain.deployment.tokens.items()} if chain and chain.deployment else {}
+    pnl = "  ".join(f"{p.realized:,} {symbols.get(p.token, 'raw')} units" for p in tally.pnl) or "-"
+    exact = f"realized == predicted {tally.exact}/{mined}"
+    t.add_row("realized PnL", f"{tally.realized_usd:,.2f} USD", "", f"{pnl}; {exact}")
     restarts = sum(f.restarts for f in pipeline.flows)
     if restarts:
-        t.add_row("flow restarts", str(restarts), "")
+        t.add_row("flow restarts", str(restarts), "", "")
     return t
-
-
-def _realized(dsn: str) -> str:
-    """Realized PnL of the run's executions, one per opportunity id (the history query, replay-safe)."""
-    from flows.errors import PulsearbError
-
-    try:
-        from sinks.clickhouse import session
-        from sinks.history import Filters, pnl
-
-        with session(dsn) as client:
-            result = pnl(client, "pulsearb", Filters(limit=1_000_000))
-    except (ImportError, PulsearbError) as exc:
-        return f"realized PnL: not available ({exc})"
-    col = {name: i for i, name in enumerate(result.columns)}
-    executions = sum(int(r[col["executions"]]) for r in result.rows)
-    mined = sum(int(r[col["mined"]]) for r in result.rows)
-    usd = sum(float(r[col["realized_usd"]] or 0) for r in result.rows)
-    return (
-        f"realized PnL: {usd:,.2f} USD (display) over {executions} executions ({mined} mined); "
-        "per day and pair: [bold]pulsearb history pnl[/], per hop: [bold]pulsearb history latency[/]"
-    )
 
 
 def _flows_table(pipeline: Pipeline, codes: dict[str, int | None]) -> Table:
@@ -128,23 +140,88 @@ def _flows_table(pipeline: Pipeline, codes: dict[str, int | None]) -> Table:
     return t
 
 
+def _settle(pipeline: Pipeline, chain: ChainScenario, stop: threading.Event, redraw: Callable[[], None]) -> None:
+    """After the market stopped: wait until every frame is on Kafka and every detection decided and executed.
+
+    The end is when every Sync frame the watcher sent is on ``market.pool_sync``, every opportunity has its
+    decision and every accepted one its outcome, and nothing new came for a second (an arbitrage mined late
+    makes new Sync frames, which may make new opportunities), or after :data:`SETTLE_S`.
+    """
+    deadline = time.monotonic() + SETTLE_S
+    last: tuple[int, int] | None = None
+    quiet_since = time.monotonic()
+    while not stop.is_set() and time.monotonic() < deadline:
+        frames = pipeline.progress.sent = chain.frames
+        on_kafka = _bridged(pipeline)
+        now = (frames, pipeline.progress.tally.opportunities)
+        if now != last:
+            last, quiet_since = now, time.monotonic()
+        if on_kafka >= frames and pipeline.settled(executing=True) and time.monotonic() - quiet_since >= 1.0:
+            return
+        redraw()
+        time.sleep(0.1)
+
+
+def _bridged(pipeline: Pipeline) -> int:
+    """Records the bridge wrote to the market topics so far."""
+    return sum(pipeline.poll(MARKET_TOPICS).topics.get(t, 0) for t in MARKET_TOPICS)
+
+
+def _deploy_market(
+    args: argparse.Namespace, home: Path, rpc_url: str, specs: list[FlowSpec], console: Console
+) -> tuple[ChainScenario, list[FlowSpec]]:
+    """Deploy the chain scenario's market; return it and the specs bound to it."""
+    from ops.chain.scenario import ChainScenario
+
+    chain = ChainScenario(rpc_url, home, speed=args.speed, block_time_s=args.block_time, seed=args.seed)
+    bound = chain.prepare(specs)
+    d = chain.deployment
+    assert d is not None
+    console.print(
+        f"deployed on chain {d.chain_id}: executor {d.executor}, {len(d.pairs)} pairs on venues "
+        f"{sorted({p.venue for p in d.pairs})}; specs bound in {chain.dir / 'specs'}"
+    )
+    return chain, bound
+
+
+def _report(pipeline: Pipeline, chain: ChainScenario | None, dsn: str, scenario: str, console: Console) -> None:
+    """Read the report from the store, print it, write it as JSON, and say how to query the history."""
+    from ops.report import collect, render, write
+
+    report = collect(dsn)
+    sent = pipeline.progress.sent
+    source = "chain watcher (pair Sync logs), exchange feed (Coinbase)" if chain is not None else "market replay"
+    symbols = {t.address: s for s, t in chain.deployment.tokens.items()} if chain and chain.deployment else {}
+    native_usd = chain.opening_prices()["WETH"] if chain is not None else None
+    render(report, console, sent=sent, source=source, symbols=symbols, native_usd=native_usd)
+    path = pipeline.root / "report.json"
+    write(report, path, scenario=scenario, frames_sent=sent)
+    home = f"PULSEARB_HOME={pipeline.state_dir} " if os.environ.get("PULSEARB_HOME") else ""
+    console.print(
+        f"query the history: [bold]{home}pulsearb history executions[/] | [bold]pulsearb history pnl[/] | "
+        f"[bold]pulsearb history latency[/]  (store {dsn}; report {path})"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    """Start the stack, deploy every spec, replay the market, report."""
+    """Start the stack, deploy every spec, run the market, report."""
     from rich.live import Live
 
     from flows.spec import load_specs
-    from ops.market import model
-    from ops.pipeline import Pipeline
-    from ops.report import collect, render
+    from ops.pipeline import Pipeline, ledger_path
     from ops.stack import stack
 
-    if args.duration <= 0 or args.speed <= 0:
-        msg = "--duration and --speed must be positive numbers of seconds / a positive factor"
+    if args.duration <= 0 or args.speed <= 0 or args.block_time <= 0:
+        msg = "--duration, --speed and --block-time must be positive (seconds, a factor, seconds)"
         raise ConfigError(msg)
     console = Console()
     home = state_dir()
     specs = load_specs()
-    console.print(f"[bold]pulsearb up[/]: {len(specs)} flows ({', '.join(s.name for s in specs)}), state in {home}")
+    on_chain = args.scenario == "chain"
+    console.print(
+        f"[bold]pulsearb up[/] ({args.scenario}): {len(specs)} flows ({', '.join(s.name for s in specs)}), "
+        f"state in {home}"
+    )
     stop = threading.Event()
 
     def interrupt(*_: object) -> None:
@@ -154,49 +231,77 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     pipeline: Pipeline | None = None
+    chain: ChainScenario | None = None
     codes: dict[str, int | None] = {}
+    total: int | None = None
     try:
-        execute = any(s.kind == "risk_execution" for s in specs) and bool(os.environ.get(DEPLOYMENT_ENV))
-        info = stack.up(home, chain=execute)
+        info = stack.up(home, chain=on_chain)
         console.print(f"broker {info.bootstrap}  store {info.store_dsn}  chain {info.rpc_url or '-'}")
-        if any(s.kind == "risk_execution" for s in specs) and not execute:
-            console.print(f"risk_execution decides only: set {DEPLOYMENT_ENV} to an executor deployment to execute")
-        blocks = model.approx_blocks(args.duration, args.speed)
-        events = [(e.offset_ns, e.frame) for e in model.generate(blocks, seed=args.seed)]
-        pipeline = Pipeline(info, home, specs)
+        events: list[tuple[int, bytes]] = []
+        if on_chain:
+            chain, specs = _deploy_market(args, home, info.rpc_url or "", specs, console)
+        else:
+            from ops.market import model
+
+            blocks = model.approx_blocks(args.duration, args.speed)
+            events = list(model.market_frames(blocks, seed=args.seed, cex=args.exchange))
+            total = len(events)
+        pipeline = Pipeline(info, home, specs, flow_env=chain.flow_env if chain else None)
         if not stop.is_set():
             pipeline.start()
             console.print(f"flows running under {pipeline.root} (`pulsearb flows list --root {pipeline.root}`)")
-        feeder = threading.Thread(
-            target=pipeline.feed, args=(events, args.speed), kwargs={"should_stop": stop.is_set}, daemon=True
-        )
+        feeder: threading.Thread | None = None
         if not stop.is_set():
-            feeder.start()
+            if chain is not None:
+                ledgers = [ledger_path(home, s.name) for s in specs if s.kind == "risk_execution"]
+                chain.start(pipeline.relay_socket, ledgers, exchange_s=args.duration if args.exchange else 0.0)
+            else:
+                feeder = threading.Thread(
+                    target=pipeline.feed, args=(events, args.speed), kwargs={"should_stop": stop.is_set}, daemon=True
+                )
+                feeder.start()
         rates = _Rates()
-        with Live(_table(pipeline, len(events), rates), console=console, refresh_per_second=4) as live:
-            while feeder.is_alive():
+        p = pipeline
+
+        def draw() -> Table:
+            if chain is not None:
+                p.progress.sent = chain.frames
+            return _table(p, chain, total, rates)
+
+        started = time.monotonic()
+        with Live(draw(), console=console, refresh_per_second=4) as live:
+            while not stop.is_set():
+                if feeder is not None and not feeder.is_alive():
+                    break
+                if chain is not None and time.monotonic() - started >= args.duration:
+                    break
                 pipeline.check_alive()
-                live.update(_table(pipeline, len(events), rates), refresh=False)
+                if chain is not None:
+                    chain.check()
                 pipeline.poll()
+                live.update(draw(), refresh=False)
                 time.sleep(0.25)
-            if not stop.is_set():
-                deadline = time.monotonic() + 30
-                while not stop.is_set() and time.monotonic() < deadline:
-                    if pipeline.wait_for("market.pool_sync", pipeline.progress.sent, timeout_s=0.5):
-                        break
+            if chain is not None:
+                chain.stop_market()
+                _settle(pipeline, chain, stop, lambda: live.update(draw(), refresh=False))
+            elif not stop.is_set():
+                deadline = time.monotonic() + SETTLE_S
+                while not stop.is_set() and time.monotonic() < deadline and _bridged(pipeline) < p.progress.sent:
+                    pipeline.check_alive()
+                    time.sleep(0.25)
             pipeline.poll()
-            live.update(_table(pipeline, len(events), rates))
-        console.print("stopping flows (each drains its input first) ...")
+            live.update(draw())
+        console.print("\nstopping flows (each drains its input first) ...")
     finally:
+        if chain is not None:
+            chain.stop()
         if pipeline is not None:
             codes = pipeline.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if not args.keep_stack:
             stack.down(home)
-    report = collect(info.store_dsn)
-    render(report, pipeline.progress.sent, console, info.store_dsn)
-    console.print(_realized(info.store_dsn))
+    _report(pipeline, chain, info.store_dsn, args.scenario, console)
     console.print(_flows_table(pipeline, codes))
     failed = {k: v for k, v in codes.items() if v not in (0, None)}
     if failed:

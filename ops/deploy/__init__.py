@@ -4,5 +4,6 @@
 runs the same :class:`~ops.deploy.supervisor.FlowSupervisor` inside its own process. Either way each process of a
 flow gets its own recovery directory (one Bytewax recovery partition each) and metrics port, a crashed process is
 restarted with backoff (the whole cluster, since Bytewax processes of one flow fail together), and the deployment
-is recorded in ``deployments.json`` (:mod:`ops.deploy.record`).
+is recorded in ``deployments.json`` (:mod:`ops.deploy.record`). :mod:`ops.deploy.tally` counts what deployed
+flows produced (opportunities, decisions, executions, realized profit) from their output topics.
 """

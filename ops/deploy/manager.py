@@ -65,7 +65,7 @@ def check_topics(bootstrap: str, specs: Sequence[FlowSpec], extra: Mapping[str, 
 def _flow_env(kind: str, endpoints: Endpoints) -> dict[str, str]:
     """The supervisor's environment: each secret only for the kind that needs it, plus Kafka security settings."""
     env = {k: v for k, v in os.environ.items() if k not in ("PULSEARB_STORE_DSN", "PULSEARB_RPC_URL")}
-    env.update(endpoints.env)
+    env.update(endpoints.env_for(kind))
     if kind == "archive" and endpoints.store_dsn:
         env["PULSEARB_STORE_DSN"] = endpoints.store_dsn
     if kind == "risk_execution" and endpoints.rpc_url:

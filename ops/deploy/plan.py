@@ -43,6 +43,11 @@ class Endpoints:
     signals_socket: str = ""
     state_dir: str = ""  # shared state (kill switch, ledgers): the one `pulsearb kill-switch` writes to
     env: Mapping[str, str] = field(default_factory=dict)  # PULSEARB_KAFKA_* security settings
+    kind_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # kind -> its own (the signing key)
+
+    def env_for(self, kind: str) -> dict[str, str]:
+        """The environment a flow of ``kind`` gets on top of its inherited one: shared settings, then its own."""
+        return {**self.env, **self.kind_env.get(kind, {})}
 
 
 @dataclass(slots=True)
@@ -86,7 +91,7 @@ class FlowPlan:
             rpc_url=e.rpc_url if kind == "risk_execution" else "",
             signals_socket=e.signals_socket if kind == "risk_execution" else "",
             state_dir=str(self.state_dir) if kind == "risk_execution" else "",
-            env_extra=dict(e.env),
+            env_extra=e.env_for(kind),
         )
 
     def record(self) -> FlowRecord:

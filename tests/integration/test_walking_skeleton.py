@@ -65,7 +65,7 @@ def test_relay_to_clickhouse_exact_counts(broker_stack: StackInfo, stack_home: P
         _, archived = query_rows(
             client,
             "SELECT id, pools, amount_in, amount_out, toString(net_profit), "
-            "arrayMap(i -> (i.1, i.2), inputs) FROM pulsearb.arb_opportunity",
+            "arrayMap(i -> (i.1, i.2), inputs) FROM pulsearb.arb_opportunity WHERE strategy = 'cross_dex'",
         )
         _, reserves = query_rows(
             client,
@@ -76,7 +76,7 @@ def test_relay_to_clickhouse_exact_counts(broker_stack: StackInfo, stack_home: P
     assert {(p, b): (int(r0), int(r1)) for p, b, r0, r1 in reserves} == sent
 
     # Every archived opportunity re-derives exactly from the pool states it names.
-    spec = next(s for s in load_specs() if s.kind == "detector")
+    spec = next(s for s in load_specs() if s.name == "cross_dex")
     params = strategy_params(spec)
     by_key = {(e.pool.address, e.block_number): e for e in events}
     for opp_id, pools, amount_in, amount_out, _net, inputs in archived:

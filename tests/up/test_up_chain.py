@@ -1,0 +1,133 @@
+"""``pulsearb up --scenario chain`` as a user runs it: it executes on anvil, reports what the store holds, and stops
+everything it started.
+
+One run (module fixture) on free ports with ``PULSEARB_HOME`` in a temporary directory; the archive is read back
+through ``pulsearb history`` (the command the report prints), in its own process like a user's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops.deploy import record
+from ops.stack.process import pid_alive
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+DURATION_S = 25
+SEED = 139  # a market whose first two blocks carry large trades on both USDC/WETH pools, and five more by block 18
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    home: Path
+    proc: subprocess.CompletedProcess
+    report: dict[str, Any]
+    executions: list[dict[str, Any]]
+    pnl: list[dict[str, Any]]
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = os.environ | {"PULSEARB_HOME": str(home), "COLUMNS": "200"}
+    for secret in ("PULSEARB_DEPLOYMENT", "PULSEARB_PRIVATE_KEY", "PULSEARB_STORE_DSN", "PULSEARB_RPC_URL"):
+        env.pop(secret, None)
+    return env
+
+
+def _ours(home: Path) -> list[int]:
+    """Pids of live processes whose environment names this run's home (everything ``up`` started inherits it)."""
+    mark = f"PULSEARB_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if mark in (entry / "environ").read_bytes().split(b"\0") and pid_alive(int(entry.name)):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    home = tmp_path_factory.mktemp("up-chain")
+    env = _env(home)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ops", "up", "--scenario", "chain", "--duration", str(DURATION_S), "--seed", str(SEED)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    print(proc.stdout[-6000:], proc.stderr[-3000:])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((home / "up" / "report.json").read_text())
+    return Run(home, proc, report, _history(env, "executions"), _history(env, "pnl"))
+
+
+def _history(env: dict[str, str], kind: str) -> list[dict[str, Any]]:
+    """``pulsearb history KIND --format json`` as the report tells a user to run it."""
+    out = subprocess.run(
+        [sys.executable, "-m", "ops", "history", kind, "--format", "json", "--limit", "100000"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_it_executes_on_chain_and_every_mined_profit_is_the_predicted_one(run: Run) -> None:
+    mined = [e for e in run.executions if e["status"] == "mined"]
+    assert mined, f"no arbitrage was mined: {[(e['status'], e['revert_reason']) for e in run.executions]}"
+    assert all(int(e["realized_profit"]) == int(e["predicted_profit"]) > 0 for e in mined), mined
+    assert all(e["tx_hash"] and e["block_number"] for e in mined)
+    assert run.report["mined"] == run.report["exact"] == len(mined)
+
+
+def test_the_reported_realized_pnl_is_the_archived_one(run: Run) -> None:
+    # Per start token, raw units: the report against `history pnl` (one execution per opportunity id).
+    archived: dict[str, int] = {}
+    for row in run.pnl:
+        archived[row["token_in"]] = archived.get(row["token_in"], 0) + int(row["realized_profit"])
+    reported = {t["token"]: int(t["realized"]) for t in run.report["pnl"]}
+    assert reported == archived and all(v > 0 for v in reported.values())
+    mined = [e for e in run.executions if e["status"] == "mined"]
+    assert sum(reported.values()) == sum(int(e["realized_profit"]) for e in mined)
+    assert run.report["rows"]["arb_execution"] == len(run.executions)
+    assert run.report["frames_sent"] == run.report["market_rows"]  # every frame archived, once
+    assert run.report["rows"]["market_pool_sync"] > 0 and run.report["rows"]["market_quote"] > 0
+    out = run.proc.stdout
+    for raw in reported.values():
+        assert f"{raw:,}" in out  # the raw units are printed as archived
+    for shown in ("pipeline counts", "realized PnL", "latency per hop", "pulsearb history executions"):
+        assert shown in out
+
+
+def test_latency_is_reported_for_every_hop_up_to_the_receipt(run: Run) -> None:
+    hops = {h["hop"]: h for h in run.report["hops"]}
+    for hop in ("relay->bridge", "kafka->detector", "detector", "kafka->risk", "risk", "submit", "confirm"):
+        assert hops[hop]["samples"] > 0 and 0 <= hops[hop]["p50_ms"] <= hops[hop]["p99_ms"], hop
+
+
+def test_everything_it_started_is_stopped(run: Run) -> None:
+    assert not (run.home / "stack.json").exists(), "the stack was stopped"
+    flows = record.read_all(run.home / "up")
+    assert flows and {r.state for r in flows.values()} == {"stopped"}
+    assert not _ours(run.home), "no process of the run is left (flows, anvil, broker)"
+    assert not list((run.home / "relay").glob("*.sock")), "relay sockets removed"
+    assert "Traceback" not in run.proc.stderr
