@@ -1,4 +1,9 @@
-"""The arbitrage opportunity record and its deterministic id (pure, no I/O)."""
+"""The arbitrage opportunity record and its deterministic id (pure, no I/O).
+
+Inputs are market states: pool states (``pool`` is the pool address) or CEX quotes (``pool`` is the instrument,
+``block_number`` 0). The opportunity's ``pair`` is its join key's token pair (sorted addresses joined by '/'); a
+triangular cycle's is its three tokens sorted and joined by '/'.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flows.pools import PoolState
+from flows.amm.profit import NativePrice
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,8 @@ class Opportunity:
     detected_ns: int
     valid_until_ns: int
     trace: dict[str, int] = field(default_factory=dict, compare=False)
+    native_price: NativePrice | None = field(default=None, compare=False)
+    """Price of 1 wei of the gas token in raw ``token_in`` units the gas cost was converted at (not serialized)."""
 
     @property
     def gross_profit(self) -> int:
@@ -61,7 +68,7 @@ class Opportunity:
         return self.gross_profit - self.gas_cost - self.flash_fee
 
 
-def opportunity_id(flow: str, strategy: str, states: Sequence[PoolState], path: Sequence[str]) -> str:
+def opportunity_id(flow: str, strategy: str, states: Sequence[Any], path: Sequence[str]) -> str:
     """Deterministic id: a hash of flow, strategy, path and each input pool's (pool, block, source, sequence).
 
     A replay of the same inputs yields the same id, so the executor and the archive deduplicate on it.
@@ -73,8 +80,8 @@ def opportunity_id(flow: str, strategy: str, states: Sequence[PoolState], path: 
     return h.hexdigest()[:32]
 
 
-def input_states(states: Sequence[PoolState]) -> tuple[InputState, ...]:
-    """The identities of the pool states used."""
+def input_states(states: Sequence[Any]) -> tuple[InputState, ...]:
+    """The identities of the market states used (pool address or CEX instrument, block, source, sequence, time)."""
     return tuple(InputState(s.pool, s.block_number, s.source, s.sequence, s.timestamp_ns) for s in states)
 
 

@@ -207,8 +207,8 @@ class _Execute(StatefulLogic[Any, list[Emit], None]):
 def _update_gauges(service: RiskExecution, flow: str) -> None:
     KILL_SWITCH.labels(flow).set(1 if service.kill_switch.is_on() else 0)
     BREAKER_OPEN.labels(flow).set(1 if service.breaker_open() else 0)
-    if service.chain is not None:
-        ENDPOINT_UP.labels(flow, "rpc").set(1)
+    if service.chain is not None and service.chain.reachable is not None:
+        ENDPOINT_UP.labels(flow, "rpc").set(1 if service.chain.reachable else 0)
     worst = 0.0
     now = time.time_ns()
     for token in service.state.pnl_today:

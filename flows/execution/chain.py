@@ -128,6 +128,8 @@ class Chain:
         self.w3 = w3
         self.where = where
         self._chain_id: int | None = None
+        self.reachable: bool | None = None
+        """Whether the endpoint answered the last request (None: not asked yet); the ``endpoint_up`` gauge."""
 
     @classmethod
     def connect(cls, rpc_url: str, timeout_s: float = 10.0) -> Chain:
@@ -137,9 +139,16 @@ class Chain:
 
     def _do(self, fn: Any, *args: Any, tx_hash: str | None = None) -> Any:
         try:
-            return fn(*args)
+            out = fn(*args)
         except Exception as exc:
-            raise translate(exc, tx_hash, self.where) from None
+            raise self._failed(exc, tx_hash) from None
+        self.reachable = True
+        return out
+
+    def _failed(self, exc: BaseException, tx_hash: str | None) -> ExecutionError:
+        err = translate(exc, tx_hash, self.where)
+        self.reachable = not isinstance(err, ChainUnavailable)  # a revert or a refusal is an answer
+        return err
 
     def chain_id(self) -> int:
         """The chain id (asked once)."""
@@ -194,9 +203,11 @@ class Chain:
         try:
             raw = self.w3.eth.get_transaction_receipt(tx_hash)
         except TransactionNotFound:
+            self.reachable = True
             return None
         except Exception as exc:
-            raise translate(exc, tx_hash, self.where) from None
+            raise self._failed(exc, tx_hash) from None
+        self.reachable = True
         if raw is None:
             return None
         logs = tuple(
@@ -224,11 +235,13 @@ class Chain:
     def known(self, tx_hash: str) -> bool:
         """True when the node has the transaction (pending or mined)."""
         try:
-            return self.w3.eth.get_transaction(tx_hash) is not None
+            found = self.w3.eth.get_transaction(tx_hash) is not None
         except TransactionNotFound:
-            return False
+            found = False
         except Exception as exc:
-            raise translate(exc, tx_hash, self.where) from None
+            raise self._failed(exc, tx_hash) from None
+        self.reachable = True
+        return found
 
     def revert_reason(self, plan: TxPlan, sender: str, block_number: int) -> str:
         """Why a mined transaction reverted: its call replayed on the state after its block.

@@ -53,6 +53,8 @@ from flows.opportunity import Opportunity
 log = logging.getLogger(__name__)
 
 OWNER_SELECTOR = function_signature_to_4byte_selector("owner()")
+MAX_POLL_BACKOFF_S = 2.0
+"""Longest wait between receipt polls while the node does not answer: a recovered node is seen within it."""
 
 
 @dataclass(slots=True)
@@ -103,6 +105,8 @@ class Executor:
         self.chain_id = 0
         self.nonces = NonceManager(lambda: self.chain.nonce(self.sender, "pending"))
         self.tracked: dict[str, _Tracked] = {}
+        self._poll_backoff_ns = 0  # while the node does not answer: the wait before asking it again (0: healthy)
+        self._next_poll_ns = 0
 
     # start-up ----------------------------------------------------------------------------------------------
     def check(self) -> None:
@@ -279,20 +283,37 @@ class Executor:
         return len(self.tracked)
 
     def poll(self) -> list[Finished]:
-        """Check every transaction in flight once; apply the replace-or-cancel policy; return those now final."""
+        """Check every transaction in flight once; apply the replace-or-cancel policy; return those now final.
+
+        While the node does not answer, polls back off (the poll interval doubling up to
+        :data:`MAX_POLL_BACKOFF_S`) and the outage is logged once, not once per poll.
+        """
         done: list[Finished] = []
+        now = self.clock()
+        if now < self._next_poll_ns:
+            return done
         for oid, tracked in list(self.tracked.items()):
             try:
                 found = self._settle_if_mined(tracked)
                 if found is None:
                     found = self._apply_policy(tracked)
             except ChainUnavailable as exc:
-                log.warning("receipt poll: %s", exc)
-                continue
+                self._back_off(now, exc)
+                return done  # ask again after the backoff, not once per transaction in flight
             if found is not None:
                 del self.tracked[oid]
                 done.append(found)
+        if self._poll_backoff_ns:
+            log.warning("receipt poll: the node answers again")
+            self._poll_backoff_ns = 0
         return done
+
+    def _back_off(self, now_ns: int, exc: ChainUnavailable) -> None:
+        if not self._poll_backoff_ns:
+            log.warning("receipt poll: %s; retrying with backoff up to %g s", exc, MAX_POLL_BACKOFF_S)
+        first = self.config.receipt_poll_ms * 1_000_000
+        self._poll_backoff_ns = min(int(MAX_POLL_BACKOFF_S * 1e9), max(first, 2 * self._poll_backoff_ns))
+        self._next_poll_ns = now_ns + self._poll_backoff_ns
 
     def drain(self, timeout_s: float) -> list[Finished]:
         """Poll until nothing is in flight or ``timeout_s`` passed (used when the flow stops)."""

@@ -1,24 +1,33 @@
 """cross_dex: the same token pair on two venues, bought on one and sold on the other in one atomic cycle.
 
-For every two fresh pools of the pair on different venues, both directions and each start token are sized with
-the exact closed form (``flows.amm.cycle.optimal_input``), re-checked hop by hop with the integer getAmountOut,
-and priced net of gas (converted to the start token at the pools' own native price) and the flash-loan fee.
-The best direction per pool couple is emitted when its net profit reaches ``min_net_profit``.
+For two fresh pools of a pair on different venues, both directions and each start token are sized exactly (V2
+pools with the closed form :func:`flows.amm.cycle.optimal_input`, a V3 pool leg with
+:func:`flows.amm.mixed.optimal_input_mixed`), re-checked leg by leg with the integer formulas, and priced net of gas
+(converted to the start token at the native token's pool price) and the flash-loan fee. The best direction per
+pool couple is emitted when its net profit reaches ``min_net_profit``.
+
+Called by the detector with a :class:`~flows.state.join.MarketView` whose ``trigger`` is the update being joined,
+it sizes only the couples that include the trigger, against the other pools as of the trigger's event time.
+Called with plain states, it sizes every couple (freshness relative to the newest state).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import combinations
+from typing import Any
 
-from flows.amm.cycle import optimal_input
-from flows.amm.profit import NativePrice, flash_loan_fee
-from flows.amm.v2 import Hop
-from flows.opportunity import Opportunity, input_states, opportunity_id
+from flows.amm.v2 import BPS
+from flows.opportunity import Opportunity
 from flows.pools import PoolState
+from flows.state.join import MarketView, as_view
+from flows.strategies.assemble import better, build, is_fresh, native_price
+from flows.strategies.legs import profitable_at_margin, size_cycle
 from flows.strategies.params import StrategyParams
 
 NAME = "cross_dex"
+JOIN_BY = "pair"
+"""States of one token pair are joined together."""
 
 
 def fresh_states(states: Sequence[PoolState], params: StrategyParams) -> list[PoolState]:
@@ -35,49 +44,79 @@ def fresh_states(states: Sequence[PoolState], params: StrategyParams) -> list[Po
     ]
 
 
-def native_price(token: str, states: Sequence[PoolState], params: StrategyParams) -> NativePrice | None:
-    """Exact price of 1 wei of the native token in raw ``token`` units, from the deepest native/token pool."""
-    if token == params.native_token:
-        return NativePrice(1, 1)
-    best: PoolState | None = None
-    for s in states:
-        if {s.token0, s.token1} == {token, params.native_token} and (
-            best is None or min(s.reserve0, s.reserve1) > min(best.reserve0, best.reserve1)
-        ):
-            best = s
-    if best is None:
-        return None
-    reserve_native, reserve_token = best.reserves_for(params.native_token)
-    return NativePrice(reserve_token, reserve_native) if reserve_native > 0 else None
-
-
 def start_tokens(state: PoolState, params: StrategyParams) -> list[str]:
     """Tokens to measure profit in: configured base tokens of the pair, else both tokens."""
     preferred = [t for t in params.base_tokens if t in (state.token0, state.token1)]
     return preferred[:1] or [state.token0, state.token1]
 
 
-def evaluate(states: Sequence[PoolState], params: StrategyParams, now_ns: int) -> list[Opportunity]:
-    """Return the profitable cross-venue cycles among the latest states of one token pair.
+def _couples(view: MarketView, params: StrategyParams) -> list[tuple[PoolState, PoolState]]:
+    trigger = view.trigger
+    if trigger is not None:
+        if not isinstance(trigger, PoolState) or not trigger.tradable():
+            return []
+        found = []
+        for other in view.between(trigger.token0, trigger.token1):
+            if (
+                isinstance(other, PoolState)
+                and other is not trigger
+                and other.venue != trigger.venue
+                and other.tradable()
+                and is_fresh(other, trigger, params)
+            ):
+                found.append((trigger, other) if trigger.pool < other.pool else (other, trigger))
+        return sorted(found, key=lambda c: (c[0].pool, c[1].pool))
+    by_pair: dict[str, list[PoolState]] = {}
+    for s in view:
+        if isinstance(s, PoolState) and s.tradable():
+            by_pair.setdefault(s.pair, []).append(s)
+    found = []
+    for pair in sorted(by_pair):
+        fresh = fresh_states(by_pair[pair], params)
+        found.extend((a, b) for a, b in combinations(sorted(fresh, key=lambda s: s.pool), 2) if a.venue != b.venue)
+    return found
+
+
+def _screen(a: PoolState, b: PoolState, flash_fee_bps: int) -> tuple[bool, bool]:
+    """Whether token0 -> a -> b and token0 -> b -> a pay at the margin (exact; the hot path of every update)."""
+    if a.v3 is None and b.v3 is None:
+        # Two constant-product pools of one pair: the product of the two marginal rates, in integers.
+        ga, gb = BPS - a.fee_bps, BPS - b.fee_bps
+        repay = BPS + flash_fee_bps
+        a_first = ga * a.reserve1 * gb * b.reserve0 * BPS > BPS * a.reserve0 * BPS * b.reserve1 * repay
+        b_first = gb * b.reserve1 * ga * a.reserve0 * BPS > BPS * b.reserve0 * BPS * a.reserve1 * repay
+        return a_first, b_first
+    return (
+        profitable_at_margin([a.leg(a.token0), b.leg(a.token1)], flash_fee_bps),
+        profitable_at_margin([b.leg(a.token0), a.leg(a.token1)], flash_fee_bps),
+    )
+
+
+def evaluate(states: Sequence[Any], params: StrategyParams, now_ns: int) -> list[Opportunity]:
+    """Return the profitable cross-venue cycles among the latest states of a token pair.
 
     Args:
-        states: the latest state of each pool of one pair (any venues).
+        states: pool states (any venues), or the detector's view of the join with its trigger.
         params: costs and policy.
         now_ns: detection time, ns since epoch (an argument so that replays are deterministic).
     """
-    fresh = fresh_states(states, params)
+    view = as_view(states)
     found: list[Opportunity] = []
-    for a, b in combinations(sorted(fresh, key=lambda s: s.pool), 2):
-        if a.venue == b.venue:
+    for a, b in _couples(view, params):
+        # A couple has two cycles (token0 -> token1 on a then back on b, or the reverse), and whether one pays at
+        # the margin does not depend on the token it starts in (a rotation): screen each once, size if it passes.
+        a_first, b_first = _screen(a, b, params.flash_fee_bps)
+        if not (a_first or b_first):
             continue
         best: Opportunity | None = None
         for token_in in start_tokens(a, params):
-            price = native_price(token_in, fresh, params)
-            if price is None:
-                continue
             for first, second in ((a, b), (b, a)):
-                opp = _size(first, second, token_in, price, params, now_ns)
-                if opp is not None and (best is None or opp.net_profit > best.net_profit):
+                # token0 -> first -> second is the screened cycle; token1 -> first -> second is the other one.
+                pays = a_first if (first is a) == (token_in == a.token0) else b_first
+                if not pays:
+                    continue
+                opp = _size(first, second, token_in, view, params, now_ns)
+                if opp is not None and better(opp, best):
                     best = opp
         if best is not None:
             found.append(best)
@@ -88,51 +127,31 @@ def _size(
     first: PoolState,
     second: PoolState,
     token_in: str,
-    price: NativePrice,
+    view: MarketView,
     params: StrategyParams,
     now_ns: int,
 ) -> Opportunity | None:
     middle = first.other(token_in)
-    fee1 = params.fee_for(first.pool, first.venue)
-    fee2 = params.fee_for(second.pool, second.venue)
-    hops = [Hop(*first.reserves_for(token_in), fee1), Hop(*second.reserves_for(middle), fee2)]
-    sizing = optimal_input(hops, flash_fee_bps=params.flash_fee_bps)
-    if sizing.amount_in <= 0 or sizing.profit <= 0:
+    sized = size_cycle([first.leg(token_in), second.leg(middle)], params.flash_fee_bps)
+    if sized is None:
         return None
-    gas_cost = price.to_x_ceil(params.gas_units * params.gas_price_wei)
-    flash_fee = flash_loan_fee(sizing.amount_in, params.flash_fee_bps)
-    net = sizing.amount_out - sizing.amount_in - gas_cost - flash_fee
-    if net < params.min_net_profit:
+    # Priced only once a size exists: most cycles never get here.
+    price = native_price(token_in, first.decimals_of(token_in), view, params, view.trigger)
+    if price is None:
         return None
-    decimals = first.token0_decimals if token_in == first.token0 else first.token1_decimals
-    path = (token_in, middle, token_in)
-    used = (first, second)
-    gross = sizing.amount_out - sizing.amount_in
-    # The trace of the update that triggered this evaluation (the newest input), not a mix of both inputs.
-    trace = dict(max(used, key=lambda s: s.trace.get("detect_in_ns", 0)).trace)
-    return Opportunity(
-        id=opportunity_id(params.flow, NAME, used, path),
-        flow=params.flow,
+    sizing, _amounts = sized
+    return build(
         strategy=NAME,
+        params=params,
         pair=first.pair,
-        chain_id=params.chain_id,
-        token_in=token_in,
-        token_in_decimals=decimals,
-        path=path,
-        pools=(first.pool, second.pool),
+        used=(first, second),
+        path=(token_in, middle, token_in),
         venues=(first.venue, second.venue),
-        fees_bps=(fee1, fee2),
-        amount_in=sizing.amount_in,
-        amount_out=sizing.amount_out,
-        gas_estimate=params.gas_units,
-        gas_price_wei=params.gas_price_wei,
-        gas_cost=gas_cost,
-        flash_fee=flash_fee,
-        gross_profit_usd=params.usd(token_in, gross, decimals),
-        net_profit_usd=params.usd(token_in, net, decimals),
-        inputs=input_states(used),
-        block_number=max(s.block_number for s in used),
-        detected_ns=now_ns,
-        valid_until_ns=now_ns + params.validity_ms * 1_000_000,
-        trace=trace,
+        fees_bps=(first.fee_bps, second.fee_bps),
+        sizing=sizing,
+        token_in=token_in,
+        token_in_decimals=first.decimals_of(token_in),
+        price=price,
+        trigger=view.trigger,
+        now_ns=now_ns,
     )

@@ -1,0 +1,404 @@
+"""Detection benchmark: detector throughput against a pass-through flow, and relay -> opportunity latency.
+
+Runs on a local stack it starts itself (a Tansu broker on a free loopback port) and measures, in one run:
+
+- ``throughput``: pool updates per second through the ``cross_dex`` detector flow with one worker
+  (``flows/builders/detector.py``: decode, pool-state fold, event-time join per pair, strategy, gas step, sink),
+  against a pass-through flow with the same Kafka source and sink that produces every record it reads to another
+  topic. The market has 200 tokens and 1,000 constant-product pools on 3 venues (333 pairs on all three, one
+  more pool); every pool is updated once per block at its pair's price with 0.05 % noise, and 1 % of the updates
+  are shocked by 1-2 %, so a few percent of updates yield an opportunity. Both flows read the same pre-produced
+  topic (4 partitions) to its end in-process; each flow's fixed cost (start-up, partition assignment, the drain's
+  idle check at the end) is measured on an empty topic and subtracted. Rates are per CPU second of the process
+  running the flow (its worker thread and librdkafka's), so that other load on a shared machine is not charged to
+  the flow; wall-clock rates are printed beside them.
+- ``latency``: the same market, a steady ``--rate`` PoolSync frames/s (default 2,000) replayed into a local relay
+  (``flows.relay.server``, each frame stamped with its send time), through the bridge flow and the detector flow
+  (each a ``python -m flows.run`` process, as ``pulsearb up`` runs them), to a consumer of ``arb.opportunity``:
+  p50/p99 of (consumer receive time - the triggering frame's relay timestamp), over the opportunities of the timed
+  window (the first second after a warm-up is not counted). Per-hop quantiles come from the opportunities' traces.
+
+Goals (docs/architecture.md, AlphaPulse): >= 50k updates/s per worker, >= 0.5 of pass-through, p99 <= 50 ms.
+The last line is the JSON object of DESIGN.md's benchmark section.
+
+Usage: ``.venv/bin/python bench/detect.py [--updates N] [--rate R] [--seconds S]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import bytewax.operators as op  # noqa: E402
+from bytewax.dataflow import Dataflow  # noqa: E402
+from bytewax.testing import run_main  # noqa: E402
+from confluent_kafka import Consumer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+from flows.builders.common import RunEnv  # noqa: E402
+from flows.builders.detector import detector_flow  # noqa: E402
+from flows.connectors.kafka import KafkaRecord, KafkaSink, KafkaSource, OutRecord  # noqa: E402
+from flows.relay.codec import encode_frame  # noqa: E402
+from flows.relay.protocol import RelayDomain, SourceType  # noqa: E402
+from flows.relay.server import RelayServer  # noqa: E402
+from flows.relay.tlv import PoolSync  # noqa: E402
+from flows.spec import SPECS_DIR, load_spec  # noqa: E402
+from ops.flowproc import FlowProcess  # noqa: E402
+from ops.replay import replay  # noqa: E402
+from ops.stack import stack  # noqa: E402
+from ops.topics import apply as apply_topics  # noqa: E402
+from ops.topics import load_topics  # noqa: E402
+from schemas.serde import codec, u256  # noqa: E402
+from sinks.kafka import KafkaWriter, client_config  # noqa: E402
+
+TOKENS, POOLS, VENUES = 200, 1_000, (400, 401, 402)
+BLOCK_NS = 2_000_000_000
+T0 = 1_754_524_800_000_000_000
+
+
+def log(text: str) -> None:
+    """Human progress on stderr (stdout ends with the JSON line)."""
+    print(text, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """A pool of the synthetic market."""
+
+    address: str
+    venue: int
+    token0: str
+    token1: str
+    decimals0: int
+    decimals1: int
+    depth_usd: float
+
+
+class Market:
+    """200 tokens with USD prices, 1,000 pools on 3 venues, and their updates (deterministic per seed)."""
+
+    def __init__(self, seed: int = 3) -> None:
+        rng = random.Random(seed)
+        self.rng = rng
+        addr = lambda s: "0x" + hashlib.sha256(s.encode()).hexdigest()[:40]  # noqa: E731
+        self.tokens = [addr(f"token{i}") for i in range(TOKENS)]
+        self.decimals = {t: rng.choice((6, 8, 18, 18, 18)) for t in self.tokens}
+        self.usd = {t: math.exp(rng.uniform(math.log(0.05), math.log(50_000))) for t in self.tokens}
+        pairs: set[tuple[str, str]] = set()
+        while len(pairs) < POOLS // len(VENUES) + 1:
+            a, b = rng.sample(self.tokens, 2)
+            pairs.add((min(a, b), max(a, b)))
+        self.pools = []
+        for a, b in sorted(pairs):
+            for venue in VENUES:
+                if len(self.pools) < POOLS:
+                    depth = math.exp(rng.uniform(math.log(2e5), math.log(2e7)))
+                    self.pools.append(
+                        Pool(addr(f"{venue}{a}{b}"), venue, a, b, self.decimals[a], self.decimals[b], depth)
+                    )
+
+    def reserves(self, pool: Pool, shock: float) -> tuple[int, int]:
+        """Reserves at the tokens' USD prices, the second token's side moved by ``shock`` plus 0.05 % noise."""
+        noise = self.rng.gauss(0, 0.0005) + shock
+        r0 = pool.depth_usd / 2 / self.usd[pool.token0] * 10**pool.decimals0
+        r1 = pool.depth_usd / 2 / self.usd[pool.token1] * (1 + noise) * 10**pool.decimals1
+        return max(int(r0), 1), max(int(r1), 1)
+
+    def updates(self, count: int, start: int = 0) -> list[tuple[Pool, int, int, int, int]]:
+        """``(pool, block, sequence, reserve0, reserve1)``: every pool once per block, 1 % shocked by 1-2 %."""
+        out = []
+        for k in range(start, start + count):
+            pool = self.pools[k % POOLS]
+            shock = self.rng.choice((-1, 1)) * self.rng.uniform(0.01, 0.02) if self.rng.random() < 0.01 else 0.0
+            out.append((pool, 50_000_000 + k // POOLS, k + 1, *self.reserves(pool, shock)))
+        return out
+
+
+def spec_text(name: str, topics: list[str], out_topic: str, market: Market) -> str:
+    """A cross_dex detector spec for the synthetic market (every token priced in USD for gas and display)."""
+    native = market.tokens[0]
+    usd = ", ".join(f'"{t}": {market.usd[t]:.6g}' for t in market.tokens)
+    dec = ", ".join(f'"{t}": {market.decimals[t]}' for t in market.tokens)
+    return f"""version: 1
+name: {name}
+kind: detector
+inputs: {{topics: [{", ".join(topics)}], start_offset: earliest}}
+clock: {{type: event, wait_for_system_ms: 600000}}
+strategy:
+  name: cross_dex
+  params:
+    chain_id: 137
+    native_token: "{native}"
+    gas_units: 150000
+    gas_price_wei: 30000000000
+    min_net_profit: 1
+    max_age_ms: 600000
+    max_age_blocks: 5
+    usd_prices: {{{usd}}}
+    token_decimals: {{{dec}}}
+outputs: {{opportunities: {out_topic}, dlq: dlq.{name}}}
+recovery: {{snapshot_interval_s: 0.2}}
+"""
+
+
+def sync_record(pool: Pool, block: int, seq: int, r0: int, r1: int, ts: int) -> bytes:
+    """The ``market.pool_sync`` record the bridge would produce for one update."""
+    rec = {
+        "source": 4, "sequence": seq, "timestamp_ns": ts, "pool": pool.address, "venue": pool.venue,
+        "token0": pool.token0, "token1": pool.token1, "token0_decimals": pool.decimals0,
+        "token1_decimals": pool.decimals1, "reserve0": u256(r0), "reserve1": u256(r1), "block_number": block,
+        "event_timestamp_ns": ts, "trace": {"relay_ns": ts, "bridge_in_ns": ts, "bridge_out_ns": ts},
+    }  # fmt: skip
+    return codec("market.pool_sync").encode(rec)
+
+
+def create_topics(bootstrap: str, names: list[str], partitions: int = 4) -> None:
+    """Create topics and wait until the broker lists them."""
+    admin = AdminClient(client_config(bootstrap))
+    for f in admin.create_topics(
+        [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
+    ).values():
+        f.result(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(n in admin.list_topics(timeout=10).topics for n in names):
+        time.sleep(0.05)
+
+
+def passthrough_flow(bootstrap: str, topic: str, out_topic: str) -> Dataflow:
+    """The baseline: the same Kafka source and sink as the detector, every record produced again unchanged."""
+    flow = Dataflow("passthrough")
+    src = op.input("kafka", flow, KafkaSource(bootstrap, [topic], tail=False))
+
+    def forward(msg: KafkaRecord) -> OutRecord:
+        return OutRecord(out_topic, msg.key, msg.value or b"")
+
+    op.output("kafka_out", op.map("forward", src, forward), KafkaSink(bootstrap))
+    return flow
+
+
+def timed(flow: Dataflow) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of one in-process run to the end of its input."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    run_main(flow)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def bench_throughput(bootstrap: str, market: Market, count: int, work: Path) -> dict[str, float]:
+    """Detector and pass-through rates (per CPU second and per wall second) on ``count`` pre-produced updates."""
+    tag = uuid.uuid4().hex[:8]
+    full, empty, out, opp = (f"b{tag}.{n}" for n in ("full.market.pool_sync", "empty.market.pool_sync", "out", "opp"))
+    opp_topic = f"{opp}.arb.opportunity"
+    create_topics(bootstrap, [full, empty, out, opp_topic])
+    writer = KafkaWriter(bootstrap)
+    t = time.perf_counter()
+    for pool, block, seq, r0, r1 in market.updates(count):
+        writer.produce(full, pool.address.encode(), sync_record(pool, block, seq, r0, r1, T0 + seq * 1_000))
+    writer.flush()
+    log(f"  produced {count:,} updates in {time.perf_counter() - t:.1f} s")
+
+    def detector(topic: str) -> Dataflow:
+        path = work / f"detector-{topic}.yaml"
+        path.write_text(spec_text("bench_detect", [topic], opp_topic, market))
+        return detector_flow(load_spec(path), RunEnv(bootstrap=bootstrap), tail=False)
+
+    fixed_pass = timed(passthrough_flow(bootstrap, empty, out))
+    passthrough = timed(passthrough_flow(bootstrap, full, out))
+    log(f"  pass-through: {passthrough[0]:.2f} s wall, {passthrough[1]:.2f} s CPU (fixed {fixed_pass[0]:.2f} / "
+        f"{fixed_pass[1]:.2f})")  # fmt: skip
+    fixed_det = timed(detector(empty))
+    det = timed(detector(full))
+    log(f"  detector:     {det[0]:.2f} s wall, {det[1]:.2f} s CPU (fixed {fixed_det[0]:.2f} / {fixed_det[1]:.2f})")
+
+    def rate(run: tuple[float, float], fixed: tuple[float, float], i: int) -> float:
+        return count / max(run[i] - fixed[i], 1e-3)
+
+    return {
+        "value": rate(det, fixed_det, 1),
+        "baseline": rate(passthrough, fixed_pass, 1),
+        "value_wall": rate(det, fixed_det, 0),
+        "baseline_wall": rate(passthrough, fixed_pass, 0),
+        "found": count_records(bootstrap, opp_topic),
+    }
+
+
+def count_records(bootstrap: str, topic: str) -> int:
+    """Records on a topic (fetch watermarks, as ops/kafka_counts.py reads them)."""
+    from ops.kafka_counts import TopicCounter
+
+    counter = TopicCounter(bootstrap)
+    try:
+        return counter.count(topic)
+    finally:
+        counter.close()
+
+
+class Collector(threading.Thread):
+    """Reads arb.opportunity from the end and records (receive time, trace) of every opportunity."""
+
+    def __init__(self, bootstrap: str) -> None:
+        super().__init__(daemon=True)
+        self.consumer = Consumer(
+            client_config(bootstrap, {"group.id": "bench-" + uuid.uuid4().hex, "fetch.wait.max.ms": 1})
+        )
+        meta = self.consumer.list_topics("arb.opportunity", timeout=10).topics["arb.opportunity"]
+        self.consumer.assign([TopicPartition("arb.opportunity", p, 0) for p in meta.partitions])
+        self.seen: list[tuple[int, dict[str, int]]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        decode = codec("arb.opportunity").decode
+        while not self.stop.is_set():
+            for msg in self.consumer.consume(500, 0.005):
+                if msg.error() is None:
+                    self.seen.append((time.time_ns(), decode(msg.value())["trace"]))
+        self.consumer.close()
+
+
+def frames(market: Market, updates: list[tuple[Pool, int, int, int, int]], rate: float) -> list[tuple[int, bytes]]:
+    """PoolSync frames of the updates, spaced for ``rate`` frames/s."""
+    out = []
+    for i, (pool, block, seq, r0, r1) in enumerate(updates):
+        ts = T0 + seq
+        tlv = PoolSync(
+            reserve0=r0, reserve1=r1, timestamp_ns=ts, block_number=block, venue=pool.venue,
+            token0_decimals=pool.decimals0, token1_decimals=pool.decimals1, pool_address=pool.address,
+            token0_addr=pool.token0, token1_addr=pool.token1,
+        )  # fmt: skip
+        frame = encode_frame(
+            RelayDomain.MARKET_DATA, SourceType.POLYGON_COLLECTOR, [tlv], sequence=seq, timestamp_ns=ts
+        )
+        out.append((int(i * 1e9 / rate), frame))
+    return out
+
+
+def quantile(values: list[float], q: float) -> float:
+    """Nearest-rank quantile."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))] if ordered else float("nan")
+
+
+def bench_latency(info: stack.StackInfo, market: Market, rate: float, seconds: float, work: Path) -> dict:
+    """Replay ``rate`` frames/s for ``seconds`` into a relay -> bridge -> detector; latency quantiles, ms."""
+    bootstrap = info.bootstrap or ""
+    report = apply_topics(bootstrap, load_topics())
+    if report.refused:
+        raise RuntimeError("; ".join(report.refused))
+    relay = RelayServer(work / "relay", domains=(RelayDomain.MARKET_DATA,))
+    relay.start()
+    spec_path = work / "latency.yaml"
+    spec_path.write_text(spec_text("bench_latency", ["market.pool_sync"], "arb.opportunity", market))
+    socket_path = str(relay.socket_path(RelayDomain.MARKET_DATA))
+    procs = [
+        FlowProcess(load_spec(spec_path), bootstrap, work / "logs"),
+        FlowProcess(load_spec(SPECS_DIR / "bridge.yaml"), bootstrap, work / "logs", relay_socket=socket_path),
+    ]
+    collector = Collector(bootstrap)
+    try:
+        for p in procs:
+            p.start()
+        deadline = time.monotonic() + 60
+        while relay.stats(RelayDomain.MARKET_DATA).clients < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        collector.start()
+        # Warm up (imports, first fetches) with one block of the market, untimed, until an opportunity comes out.
+        warm = market.updates(POOLS, start=0)
+        replay(socket_path, frames(market, warm, rate * 4), speed=1.0)
+        deadline = time.monotonic() + 30
+        while not collector.seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        timed_updates = market.updates(int(rate * seconds), start=POOLS)
+        window_start = time.time_ns() + 1_000_000_000  # the first second settles the rate
+        sent = replay(socket_path, frames(market, timed_updates, rate), speed=1.0)
+        time.sleep(1.0)
+    finally:
+        collector.stop.set()
+        for p in reversed(procs):
+            p.stop(timeout_s=20)
+        relay.stop()
+        collector.join(timeout=5)
+    rows = [(recv, tr) for recv, tr in collector.seen if tr.get("relay_ns", 0) >= window_start]
+    end_to_end = [(recv - tr["relay_ns"]) / 1e6 for recv, tr in rows]
+    hops = {}
+    for name, a, b in (
+        ("relay->bridge", "relay_ns", "bridge_in_ns"),
+        ("bridge", "bridge_in_ns", "bridge_out_ns"),
+        ("kafka->detector", "bridge_out_ns", "detect_in_ns"),
+        ("detector", "detect_in_ns", "detect_out_ns"),
+    ):
+        values = [(tr[b] - tr[a]) / 1e6 for _r, tr in rows if a in tr and b in tr]
+        hops[name] = (quantile(values, 0.5), quantile(values, 0.99))
+    sink = [(recv - tr["detect_out_ns"]) / 1e6 for recv, tr in rows if "detect_out_ns" in tr]
+    hops["sink->consumer"] = (quantile(sink, 0.5), quantile(sink, 0.99))
+    return {
+        "p50_ms": quantile(end_to_end, 0.5),
+        "p99_ms": quantile(end_to_end, 0.99),
+        "rate": sent.frames / seconds,
+        "samples": len(end_to_end),
+        "hops": hops,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both measurements and print the table and the JSON line."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--updates", type=int, default=40_000, help="updates for the throughput run (default 40,000)")
+    p.add_argument("--rate", type=float, default=2_000.0, help="frames/s of the latency run (default 2,000)")
+    p.add_argument("--seconds", type=float, default=6.0, help="timed seconds of the latency run (default 6)")
+    args = p.parse_args(argv)
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="pulsearb-bench-detect-"))
+    try:
+        log("starting the local broker")
+        info = stack.up(work / "stack", chain=False, store=False)
+        stack.wait_for_broker(info.bootstrap or "")
+        market = Market()
+        log(f"market: {TOKENS} tokens, {len(market.pools)} pools on {len(VENUES)} venues")
+        log(f"throughput: {args.updates:,} updates, cross_dex detector vs pass-through, 1 worker")
+        tp = bench_throughput(info.bootstrap or "", market, args.updates, work)
+        log(f"latency: {args.rate:,.0f} frames/s for {args.seconds:.0f} s, relay -> bridge -> detector -> consumer")
+        latency = bench_latency(info, market, args.rate, args.seconds, work)
+    finally:
+        stack.down(work / "stack")
+        shutil.rmtree(work, ignore_errors=True)
+    log("")
+    log(f"{'measure':<34}{'value':>14}{'baseline':>14}{'ratio':>8}")
+    value, baseline = tp["value"], tp["baseline"]
+    log(f"{'updates/s per worker (CPU s)':<34}{value:>14,.0f}{baseline:>14,.0f}{value / baseline:>8.2f}")
+    wall_ratio = tp["value_wall"] / tp["baseline_wall"]
+    log(f"{'updates/s (wall s)':<34}{tp['value_wall']:>14,.0f}{tp['baseline_wall']:>14,.0f}{wall_ratio:>8.2f}")
+    log(f"{'opportunities found (throughput)':<34}{int(tp['found']):>14,}")
+    log(f"{'relay -> opportunity p50 ms':<34}{latency['p50_ms']:>14.1f}")
+    log(f"{'relay -> opportunity p99 ms':<34}{latency['p99_ms']:>14.1f}")
+    log(f"{'  at frames/s (samples)':<34}{latency['rate']:>14,.0f}{latency['samples']:>14,}")
+    for hop, (p50, p99) in latency["hops"].items():
+        log(f"{'  ' + hop + ' p50 / p99 ms':<34}{p50:>14.1f}{p99:>14.1f}")
+    log("goals: >= 50,000 updates/s per worker, >= 0.5 of pass-through, p99 <= 50 ms")
+    log(f"ran {time.monotonic() - started:.0f} s")
+    result = {
+        "throughput": {"value": round(value, 1), "baseline": round(baseline, 1), "ratio": round(value / baseline, 3)},
+        "latency": {
+            "p50_ms": round(latency["p50_ms"], 2),
+            "p99_ms": round(latency["p99_ms"], 2),
+            "rate": round(latency["rate"], 1),
+        },
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
