@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from flows.builders.detector import strategy_params
 from flows.pools import PoolState
 from flows.spec import load_specs
 from flows.strategies import cross_dex
+from ops.kafka_counts import TopicCounter
 from ops.market import model
 from ops.pipeline import Pipeline
 from ops.stack.stack import StackInfo
@@ -17,7 +19,7 @@ from sinks.clickhouse import query_rows, session
 
 pytestmark = pytest.mark.integration
 
-BLOCKS = 60  # 4 pools -> 240 PoolSync frames
+BLOCKS = 60  # 6 pools -> 360 PoolSync frames
 
 
 def _state(e: model.MarketEvent, fee_bps: int) -> PoolState:
@@ -47,9 +49,12 @@ def test_relay_to_clickhouse_exact_counts(broker_stack: StackInfo, stack_home: P
         stats = pipeline.feed([(e.offset_ns, e.frame) for e in events], speed=0)
         assert stats.frames == len(events)
         assert pipeline.wait_for("market.pool_sync", len(events), timeout_s=60)
-        on_kafka = pipeline.poll(("market.pool_sync", "arb.opportunity", "dlq.relay")).topics
     finally:
         codes = pipeline.stop()
+    # Counted after the stop: detectors drain their inputs before exiting, so every opportunity is on Kafka now.
+    counter = TopicCounter(broker_stack.bootstrap or "")
+    on_kafka = counter.counts(("market.pool_sync", "arb.opportunity", "dlq.relay"))
+    counter.close()
     assert all(code == 0 for code in codes.values()), codes
     print(f"sent={stats.frames} kafka={on_kafka}")
 
@@ -64,7 +69,7 @@ def test_relay_to_clickhouse_exact_counts(broker_stack: StackInfo, stack_home: P
         assert on_kafka["arb.opportunity"] > 0, "the shocked market must dislocate"
         _, archived = query_rows(
             client,
-            "SELECT id, pools, amount_in, amount_out, toString(net_profit), "
+            "SELECT id, pools, amount_in, amount_out, token_in, "
             "arrayMap(i -> (i.1, i.2), inputs) FROM pulsearb.arb_opportunity WHERE strategy = 'cross_dex'",
         )
         _, reserves = query_rows(
@@ -79,9 +84,10 @@ def test_relay_to_clickhouse_exact_counts(broker_stack: StackInfo, stack_home: P
     spec = next(s for s in load_specs() if s.name == "cross_dex")
     params = strategy_params(spec)
     by_key = {(e.pool.address, e.block_number): e for e in events}
-    for opp_id, pools, amount_in, amount_out, _net, inputs in archived:
+    for opp_id, pools, amount_in, amount_out, token_in, inputs in archived:
         states = [_state(by_key[(p, b)], params.fee_for(p, by_key[(p, b)].pool.venue)) for p, b in inputs]
-        again = cross_dex.evaluate(states, params, now_ns=0)
+        # The same cycle started in the other token lists its pools the other way round: start where it started.
+        again = cross_dex.evaluate(states, dataclasses.replace(params, base_tokens=(token_in,)), now_ns=0)
         match = [o for o in again if o.pools == tuple(pools)]
-        assert match, f"opportunity {opp_id} does not re-derive from its inputs"
+        assert match, f"opportunity {opp_id} does not re-derive from its inputs {inputs}: {pools} got {again}"
         assert (match[0].amount_in, match[0].amount_out) == (int(amount_in), int(amount_out))
