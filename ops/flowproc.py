@@ -19,6 +19,9 @@ from pathlib import Path
 from flows.spec import FlowSpec
 from ops.stack.process import stop_pid
 
+SIGNER_ENV = ("PULSEARB_PRIVATE_KEY", "PULSEARB_KEYSTORE", "PULSEARB_KEYSTORE_PASSWORD")
+"""flows.execution.signer's variables (named here: importing it would load eth-account into every CLI command)."""
+
 
 @dataclass(slots=True)
 class FlowProcess:
@@ -83,8 +86,15 @@ class FlowProcess:
         return argv
 
     def env(self) -> dict[str, str]:
-        """The process environment: inherited, plus the secrets and settings that must not sit in argv."""
+        """The process environment: inherited, plus the secrets and settings that must not sit in argv.
+
+        The signing key (or keystore and its password) is passed on to risk_execution flows only: no other flow
+        signs, so no other process holds it.
+        """
         env = os.environ.copy()
+        if self.spec.kind != "risk_execution":
+            for name in SIGNER_ENV:
+                env.pop(name, None)
         env.update(self.env_extra)
         if self.store_dsn:
             env["PULSEARB_STORE_DSN"] = self.store_dsn

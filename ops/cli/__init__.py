@@ -31,6 +31,19 @@ GROUPS: dict[str, tuple[str, str]] = {
 
 log = logging.getLogger("pulsearb")
 
+OWN_LOGGERS = frozenset({"pulsearb", "flows", "ops", "sinks", "schemas", "__main__"})
+
+
+class _LibraryWarnings(logging.Filter):
+    """Below ERROR, only pulsearb's own loggers reach the terminal.
+
+    A library's retry warning (urllib3, clickhouse-connect) repeats, in its own words, the failure the command then
+    reports in one line; ``--debug`` shows everything.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or record.name.split(".", 1)[0] in OWN_LOGGERS
+
 
 def _not_built(name: str):
     def run(_args: argparse.Namespace) -> int:
@@ -67,11 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; errors a user can cause end in one line on stderr and a non-zero exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else args.log_level.upper(),
-        format='{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":%(message)r}',
-        stream=sys.stderr,
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter('{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":%(message)r}')
     )
+    if not args.debug:
+        handler.addFilter(_LibraryWarnings())
+    logging.basicConfig(level=logging.DEBUG if args.debug else args.log_level.upper(), handlers=[handler])
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

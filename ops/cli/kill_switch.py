@@ -12,6 +12,8 @@ import getpass
 import json
 from pathlib import Path
 
+from flows.errors import ConfigError
+
 
 def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None:
     """Add the ``kill-switch`` group."""
@@ -65,6 +67,13 @@ def _status(args: argparse.Namespace) -> int:
     from flows.risk.kill_switch import KillSwitch
 
     state = _dir(args)
+    if not state.is_dir():
+        # "off" would be a guess: the flows may run with another state directory, where the switch may be on.
+        msg = (
+            f"no state directory {state}: nothing ran here, so the switch cannot be read; pass the --state-dir "
+            "(or PULSEARB_HOME) your risk_execution flows use"
+        )
+        raise ConfigError(msg)
     switch = KillSwitch(state).read()
     flows = {}
     for path in sorted((state / "risk_execution").glob("*.sqlite")):

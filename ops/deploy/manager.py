@@ -21,6 +21,7 @@ from flows.spec import FlowSpec
 from ops.deploy import record
 from ops.deploy.metrics import scrape
 from ops.deploy.plan import Endpoints, make_plan, prepare_recovery
+from ops.flowproc import SIGNER_ENV
 from ops.stack.process import pid_alive, port_open, stop_pid
 
 STOP_ORDER = ("bridge", "detector", "risk_execution", "archive")
@@ -64,7 +65,10 @@ def check_topics(bootstrap: str, specs: Sequence[FlowSpec], extra: Mapping[str, 
 
 def _flow_env(kind: str, endpoints: Endpoints) -> dict[str, str]:
     """The supervisor's environment: each secret only for the kind that needs it, plus Kafka security settings."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PULSEARB_STORE_DSN", "PULSEARB_RPC_URL")}
+    dropped = {"PULSEARB_STORE_DSN", "PULSEARB_RPC_URL"}
+    if kind != "risk_execution":
+        dropped.update(SIGNER_ENV)  # only the flow that signs may hold the key, down to its supervisor
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(endpoints.env_for(kind))
     if kind == "archive" and endpoints.store_dsn:
         env["PULSEARB_STORE_DSN"] = endpoints.store_dsn

@@ -1,4 +1,4 @@
-"""Fixtures for fault drills: a broker reachable only through a cuttable proxy."""
+"""Fixtures for fault drills: a broker reachable only through a cuttable proxy, and a broker of a module's own."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.stack import process
+from ops.stack import process, stack
 from ops.stack.broker import tansu_binary
 from ops.stack.stack import StackInfo
 from sinks.clickhouse import default_dsn, session
@@ -44,3 +44,14 @@ def proxied_broker(tmp_path: Path) -> Iterator[ProxiedBroker]:
     finally:
         proxy.stop()
         process.stop_pid(pid)
+
+
+@pytest.fixture(scope="module")
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
+    """A Tansu broker for one drill module (the drills write the real topic names, which other tests count)."""
+    home = tmp_path_factory.mktemp("drill-broker")
+    info = stack.up(home, chain=False, store=False)
+    try:
+        yield info
+    finally:
+        stack.down(home)
