@@ -198,7 +198,8 @@ def render_k8s(specs: list[FlowSpec]) -> dict[str, str]:
                                 "command": ["sh", "-c"],
                                 "args": [
                                     'pulsearb topics apply --bootstrap "$PULSEARB_BOOTSTRAP" && '
-                                    'pulsearb db migrate --dsn "$PULSEARB_STORE_DSN"'
+                                    # db migrate reads PULSEARB_STORE_DSN itself: the password stays out of argv
+                                    "pulsearb db migrate"
                                 ],
                                 "envFrom": [
                                     {"configMapRef": {"name": "pulsearb-config"}},
@@ -308,7 +309,8 @@ RemainAfterExit=yes
 User=pulsearb
 EnvironmentFile=/etc/pulsearb/pulsearb.env
 ExecStart=/opt/pulsearb/.venv/bin/pulsearb topics apply --bootstrap ${PULSEARB_BOOTSTRAP}
-ExecStart=/opt/pulsearb/.venv/bin/pulsearb db migrate --dsn ${PULSEARB_STORE_DSN}
+# db migrate reads PULSEARB_STORE_DSN from the environment: its password never appears in argv.
+ExecStart=/opt/pulsearb/.venv/bin/pulsearb db migrate
 """
     )
     files = {"pulsearb-flow@.service": template, "pulsearb.target": target, "pulsearb-provision.service": provision}
