@@ -146,6 +146,14 @@ SCHEMA: dict[str, Field] = {
         database=Field(
             "string", "database", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", expect="a database name", default="pulsearb"
         ),
+        batch_rows=Field("integer", "rows per INSERT at most", minimum=1, default=50_000),
+        batch_age_s=Field("number", "seconds a row may wait for its batch", minimum=0, exclusive=True, default=0.5),
+        max_backoff_s=Field(
+            "number", "cap of the retry backoff while the store is down", minimum=0, exclusive=True, default=10.0
+        ),
+        aliases=Field(
+            "mapping", "topic -> topic whose schema and table it uses", values=Field("string", "topic"), default={}
+        ),
     ),
     "resources": _obj(
         "processes and threads",
