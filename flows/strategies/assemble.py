@@ -3,9 +3,11 @@
 Costs, in raw units of the cycle's start token X:
 
 - gas: ``gas_units * gas_price_wei`` wei of the native (gas) token, converted at the exact price of the deepest
-  fresh pool between the native token and X (constant-product reserves, or a V3 pool's ``slot0`` price), rounded
-  up; when no such pool is in the join, at the configured USD prices (exact decimal ratio). No price: no
-  opportunity (an unpriceable cost is not assumed to be zero).
+  pool between the native token and X among the opportunity's own inputs, else the deepest fresh such pool of the
+  join (constant-product reserves, or a V3 pool's ``slot0`` price), rounded up; when there is none, at the
+  configured USD prices (exact decimal ratio). No price: no opportunity (an unpriceable cost is not assumed to be
+  zero). The cycle's own pools come first so that an opportunity's cost depends only on the states its id names:
+  with several workers the other pools of a join arrive in no fixed order, and an id is emitted once.
 - flash-loan premium: ``flash_fee_bps`` of the input, rounded up (cex_dex trades from inventory: none).
 
 The gas price a strategy uses is ``params.gas_price_wei``. In the detector flow the strategies run with gas at 0
@@ -57,23 +59,43 @@ def _pool_native_price(pool: PoolState, native: str) -> tuple[int, NativePrice] 
     return reserve_native, NativePrice(reserve_token, reserve_native)
 
 
-def native_price(
-    token: str, decimals: int, view: MarketView, params: StrategyParams, trigger: Any | None = None
-) -> NativePrice | None:
-    """Exact price of 1 wei of the native token in raw ``token`` units (see the module docstring)."""
-    native = params.native_token
-    if token == native:
-        return NativePrice(1, 1)
+def _deepest_native_price(states: Sequence[Any], native: str) -> NativePrice | None:
     best: tuple[int, NativePrice] | None = None
-    for state in view.between(token, native):
-        if not isinstance(state, PoolState) or (trigger is not None and not is_fresh(state, trigger, params)):
-            continue
+    for state in states:
         found = _pool_native_price(state, native)
         if found is not None and (best is None or found[0] > best[0]):
             best = found
-    if best is not None:
-        return best[1]
-    return params.usd_native_price(token, decimals)
+    return None if best is None else best[1]
+
+
+def native_price(
+    token: str,
+    decimals: int,
+    view: MarketView,
+    params: StrategyParams,
+    trigger: Any | None = None,
+    used: Sequence[Any] = (),
+) -> NativePrice | None:
+    """Exact price of 1 wei of the native token in raw ``token`` units (see the module docstring).
+
+    ``used`` are the opportunity's own input states: a pool among them between ``token`` and the native token is
+    preferred to the rest of the view.
+    """
+    native = params.native_token
+    if token == native:
+        return NativePrice(1, 1)
+    ends = {token, native}
+    own = sorted((s for s in used if isinstance(s, PoolState) and {s.token0, s.token1} == ends), key=lambda s: s.key)
+    price = _deepest_native_price(own, native)
+    if price is not None:
+        return price
+    fresh = [
+        s
+        for s in view.between(token, native)
+        if isinstance(s, PoolState) and (trigger is None or is_fresh(s, trigger, params))
+    ]
+    price = _deepest_native_price(fresh, native)
+    return price if price is not None else params.usd_native_price(token, decimals)
 
 
 def trace_of(trigger: Any | None, used: Sequence[Any]) -> dict[str, int]:

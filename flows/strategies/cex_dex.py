@@ -128,7 +128,7 @@ def _size(
     sizing, _amounts = result
     x = path[0]
     decimals = quote.quote_decimals
-    price = native_price(x, decimals, view, params, view.trigger)
+    price = native_price(x, decimals, view, params, view.trigger, used)
     if price is None:
         return None
     return build(

@@ -136,7 +136,7 @@ def _size(
     if sized is None:
         return None
     # Priced only once a size exists: most cycles never get here.
-    price = native_price(token_in, first.decimals_of(token_in), view, params, view.trigger)
+    price = native_price(token_in, first.decimals_of(token_in), view, params, view.trigger, (first, second))
     if price is None:
         return None
     sizing, _amounts = sized

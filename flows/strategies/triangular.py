@@ -122,7 +122,7 @@ def _size(
     sizing, _amounts = result
     token_in = path[0]
     decimals = cycle[0].decimals_of(token_in)
-    price = native_price(token_in, decimals, view, params, view.trigger)
+    price = native_price(token_in, decimals, view, params, view.trigger, cycle)
     if price is None:
         return None
     return build(

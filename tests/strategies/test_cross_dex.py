@@ -39,6 +39,16 @@ def test_gas_is_charged_in_the_start_token_at_the_pair_price_and_gates() -> None
     assert cross_dex.evaluate([A, B], replace(gas, min_net_profit=opp.net_profit + 1), now_ns=0) == []
 
 
+def test_gas_is_priced_at_the_cycles_own_pools_before_a_deeper_pool_of_the_join() -> None:
+    # C is ten times deeper than A and B, at 2,020 USDC/WETH, on A's venue (so A and C are never joined). The A-B
+    # cycle is costed at its own pools (9 USDC), not at C (9.09 USDC): its cost depends on the states its id names.
+    c = pool("0xc", 400, USDC, 20_200_000 * 10**6, WETH, 10_000 * 10**18, sequence=3)
+    gas = params(gas_price_wei=30 * 10**9, gas_units=150_000)
+    found = {frozenset(o.pools): o for o in cross_dex.evaluate([A, B, c], gas, now_ns=0)}
+    assert found[frozenset(("0xa", "0xb"))].gas_cost == 9_000_000
+    assert found[frozenset(("0xc", "0xb"))].gas_cost == 9_090_000
+
+
 def test_ids_are_deterministic_and_name_the_inputs() -> None:
     first = cross_dex.evaluate([A, B], params(), now_ns=1)
     again = cross_dex.evaluate([B, A], params(), now_ns=2)
