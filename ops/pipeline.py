@@ -267,6 +267,15 @@ class Pipeline:
             time.sleep(0.1)
         return False
 
+    def describe(self) -> str:
+        """Where the pipeline stands, for a failure message: topic counts, relay clients, each flow's restarts."""
+        lines = [f"topics: {self.poll().topics}"]
+        lines.append(f"market-data relay: {self.relay.stats(RelayDomain.MARKET_DATA)}")
+        for f in self.flows:
+            lines.append(f"flow {f.name}: {f.state}, {f.restarts} restart(s), last exit {f.last_exit}")
+            lines.extend(f"  {line}" for p in f.procs for line in p.tail(5).splitlines())
+        return "\n".join(lines)
+
     def stop(self) -> dict[str, int | None]:
         """Stop flows in pipeline order (each drains its input first), then the relay; return exit codes by flow."""
         self._halt.set()

@@ -48,7 +48,7 @@ def test_relay_to_clickhouse_exact_counts(broker_stack: StackInfo, stack_home: P
         pipeline.start()
         stats = pipeline.feed([(e.offset_ns, e.frame) for e in events], speed=0)
         assert stats.frames == len(events)
-        assert pipeline.wait_for("market.pool_sync", len(events), timeout_s=60)
+        assert pipeline.wait_for("market.pool_sync", len(events), timeout_s=180), pipeline.describe()
     finally:
         codes = pipeline.stop()
     # Counted after the stop: detectors drain their inputs before exiting, so every opportunity is on Kafka now.

@@ -33,7 +33,7 @@ def test_broker_cut_for_ten_seconds_loses_and_duplicates_nothing(proxied_broker:
         time.sleep(CUT_S)
         proxied_broker.proxy.restore()
         feeder.join(timeout=120)
-        assert pipeline.wait_for("market.pool_sync", len(events), timeout_s=180), pipeline.poll().topics
+        assert pipeline.wait_for("market.pool_sync", len(events), timeout_s=180), pipeline.describe()
     finally:
         codes = pipeline.stop()
     with session(proxied_broker.info.store_dsn) as client:
