@@ -40,7 +40,7 @@ from flows.builders.common import RunEnv, dlq_record, start_offset
 from flows.builders.detector_join import JoinConfig, event_time, join_step, windower_for
 from flows.connectors.kafka import KafkaRecord, KafkaSink, KafkaSource, OutRecord
 from flows.errors import ConfigError, PulsearbError
-from flows.metrics import DEAD_LETTERS, OPPORTUNITIES, RECORDS_IN, observe_hops
+from flows.metrics import DEAD_LETTERS, OPPORTUNITIES, RECORDS_IN, STATE_SIZE, observe_hops
 from flows.opportunity import Opportunity
 from flows.opportunity import to_record as opportunity_record
 from flows.pools import PoolState
@@ -210,11 +210,23 @@ def detector_flow(spec: FlowSpec, env: RunEnv, *, tail: bool = True) -> Dataflow
                 records_in[topic].inc(n)
         return out
 
+    pools_held = STATE_SIZE.labels(spec.name, "pool_state")
+    books_held = STATE_SIZE.labels(spec.name, "cex_state")
+
+    def counted(gauge: Any, held: Any, kept: Any) -> None:
+        # A key's state appears or is discarded (None): the gauge follows the keys held.
+        if (held is None) != (kept is None):
+            gauge.inc(1 if held is None else -1)
+
     def fold_pool(held: Any, event: PoolEvent) -> tuple[Any, PoolState | None]:
-        return fold_event(held, event, catalog)
+        kept, state = fold_event(held, event, catalog)
+        counted(pools_held, held, kept)
+        return kept, state
 
     def fold_cex(held: CexBook | None, event: QuoteEvent | TradeEvent) -> tuple[CexBook | None, CexQuote | None]:
-        return fold_quote(held, event, markets)
+        kept, quote = fold_quote(held, event, markets)
+        counted(books_held, held, kept)
+        return kept, quote
 
     def to_join(value: tuple[str, Any]) -> tuple[str, Any] | None:
         state = value[1]
@@ -242,6 +254,7 @@ def detector_flow(spec: FlowSpec, env: RunEnv, *, tail: bool = True) -> Dataflow
         evaluate=find_strategy(name),
         params=replace(params, gas_price_wei=0),
         late=LATE_UPDATES.labels(spec.name),
+        windows=STATE_SIZE.labels(spec.name, "join"),
     )
 
     flow = Dataflow(spec.name)

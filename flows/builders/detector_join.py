@@ -55,6 +55,7 @@ class JoinConfig:
         evaluate: the strategy.
         params: the strategy's parameters (gas at 0: the gas step costs afterwards).
         late: counter of late updates.
+        windows: gauge of the windows (each an as-of join) held open.
     """
 
     clock: win.Clock
@@ -65,6 +66,7 @@ class JoinConfig:
     evaluate: Strategy
     params: StrategyParams
     late: Any
+    windows: Any
 
     def new_join(self) -> AsOfJoin:
         """An empty join for a new window."""
@@ -105,6 +107,7 @@ class _JoinLogic(StatefulBatchLogic):
                 join = self.joins.get(wid)
                 if join is None:
                     join = self.joins[wid] = self.config.new_join()
+                    self.config.windows.inc()
                 self._collect(pending.setdefault(wid, {}), join, state)
         for original, target in self.windower.merged():
             self._merge(pending, original, target)
@@ -131,6 +134,7 @@ class _JoinLogic(StatefulBatchLogic):
             self.joins[target] = absorbed
             pending.setdefault(target, {}).update(triggers)
             return
+        self.config.windows.dec()
         into = pending.setdefault(target, {})
         for state in sorted((s for h in absorbed.history.values() for s in h), key=order_of):
             self._collect(into, join, state)
@@ -152,7 +156,8 @@ class _JoinLogic(StatefulBatchLogic):
 
     def _close(self, watermark: datetime) -> None:
         for wid, _meta in self.windower.close_for(watermark):
-            self.joins.pop(wid, None)
+            if self.joins.pop(wid, None) is not None:
+                self.config.windows.dec()
         if len(self.emitted) > 4096:
             newest = max((j.newest[0] for j in self.joins.values() if j.newest), default=0)
             cutoff = newest - self.config.retention_ns
@@ -188,6 +193,7 @@ def join_step(step_id: str, states: Any, config: JoinConfig) -> Any:
         clock_state, windower_state, joins, emitted = resume
         for join in joins.values():
             join.partner_ok = config.partner_ok  # a predicate is configuration: snapshots do not carry it
+        config.windows.inc(len(joins))
         return _JoinLogic(
             config, config.clock.build(clock_state), config.windower.build(windower_state), joins, emitted
         )

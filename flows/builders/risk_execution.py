@@ -44,6 +44,7 @@ from flows.metrics import (
     EXECUTIONS,
     HOP_LATENCY,
     KILL_SWITCH,
+    REALIZED_PNL,
     RECORDS_IN,
     RECORDS_OUT,
 )
@@ -216,6 +217,7 @@ def _update_gauges(service: RiskExecution, flow: str) -> None:
         if limit:
             worst = max(worst, service.state.loss_today(token, now) / limit)
     DAILY_LOSS_RATIO.labels(flow).set(worst)
+    REALIZED_PNL.labels(flow).set(service.pnl_today_usd())
 
 
 def _signals(emits: list[Emit], params: SignalParams) -> list[ArbitrageSignal]:

@@ -26,7 +26,7 @@ from flows.opportunity import Opportunity
 from flows.risk.engine import Decision, Market, Reason, decide
 from flows.risk.kill_switch import KillSwitch
 from flows.risk.limits import RiskLimits
-from flows.risk.state import OpenTrade, RiskState, from_dict, opened, released, settled, to_dict
+from flows.risk.state import OpenTrade, RiskState, from_dict, opened, released, settled, to_dict, utc_day
 from schemas.serde import codec
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,8 @@ class RiskExecution:
         self.state = RiskState()
         self.pending: list[Emit] = []  # outcomes found by start(), emitted by the flow with its first output
         self._memory: dict[str, bytes] = {}
+        # USD per raw unit of each start token, from the newest opportunity in it (display only: the PnL gauge).
+        self._usd_per_unit: dict[str, float] = {}
         self._decisions = codec(decisions_topic)
         self._executions = codec(executions_topic)
 
@@ -160,6 +162,8 @@ class RiskExecution:
         """
         emits = self.poll()
         key = opp.pair.encode()
+        if opp.net_profit > 0 and opp.net_profit_usd > 0:
+            self._usd_per_unit[opp.token_in] = opp.net_profit_usd / opp.net_profit
         stored = self.ledger.decision(opp.id) if self.ledger is not None else self._memory.get(opp.id)
         if stored is not None:
             emits.append(Emit(self.decisions_topic, key, stored, "decision", "replayed"))
@@ -240,6 +244,13 @@ class RiskExecution:
         ]
 
     # status -------------------------------------------------------------------------------------------------
+    def pnl_today_usd(self) -> float:
+        """Realized PnL of the UTC day in USD, for display: each token's raw PnL at the USD value per unit of the
+        newest opportunity in it (a token not seen since a restart counts 0 until its next opportunity)."""
+        if utc_day(self.clock()) != self.state.day:
+            return 0.0
+        return sum(pnl * self._usd_per_unit.get(token, 0.0) for token, pnl in self.state.pnl_today.items())
+
     def breaker_open(self) -> bool:
         """True while the breaker rejects everything."""
         opened_ns = self.state.breaker_opened_ns

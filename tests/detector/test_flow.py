@@ -190,3 +190,21 @@ def test_bad_records_are_dead_lettered_and_late_updates_left_out(
     assert LATE_UPDATES.labels("t_late")._value.get() - before == 1
     got = consume_all(bootstrap, topics["arb.opportunity"])
     assert got and all(i["pool"] != address for r in got for i in r["inputs"])
+
+
+def test_state_size_gauges_count_the_keys_held(broker_stack: StackInfo, topics: Topics, tmp_path: Path) -> None:
+    from prometheus_client import REGISTRY
+
+    bootstrap = broker_stack.bootstrap or ""
+    items = scenarios.dex_rounds(rounds=2) + scenarios.cex_rounds(rounds=2)
+    produce(bootstrap, items, topics)
+    name = "t_state_size"
+    run(bootstrap, write_spec(tmp_path / "spec.yaml", topics, "cex_dex", name=name), 1)
+
+    def held(step: str) -> float | None:
+        return REGISTRY.get_sample_value("pulsearb_state_size", {"flow": name, "step": step})
+
+    assert held("pool_state") == len({key for topic, key, _ in items if topic == "market.pool_sync"})
+    assert held("cex_state") == len({key for topic, key, _ in items if topic != "market.pool_sync"})
+    # One open window per join key at least (the input's end closes none: they are kept for a resume).
+    assert 1 <= (held("join") or 0) <= len(items)

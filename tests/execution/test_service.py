@@ -66,6 +66,21 @@ def test_accept_execute_then_replay_sends_nothing(env: Env, tmp_path: Path, ledg
     assert env.w3.eth.get_transaction_count(env.signer.address) == nonce
 
 
+def test_realized_pnl_today_in_usd_follows_mined_trades(env: Env, tmp_path: Path, ledger: Ledger) -> None:
+    svc = _service(env, ledger, tmp_path)
+    assert svc.pnl_today_usd() == 0.0
+    env.dislocate()
+    opp = env.opportunity(usd_prices={env.usdc: 1.0})
+    assert opp.net_profit_usd > 0
+    emits = svc.on_opportunity(opp, 1) + _drain(svc)
+    [execution] = [EXECUTIONS.decode(e.value) for e in emits if e.kind == "execution"]
+    assert execution["status"] == "mined"
+    # Realized profit less gas in USDC (6 decimals) at 1 USD: the risk state's raw PnL, valued per unit.
+    raw = svc.state.pnl_today[opp.token_in]
+    assert 0 < raw <= from_i256(execution["realized_profit"])
+    assert svc.pnl_today_usd() == pytest.approx(raw / 10**6)
+
+
 def test_kill_switch_rejects_the_next_opportunity(env: Env, tmp_path: Path, ledger: Ledger) -> None:
     svc = _service(env, ledger, tmp_path)
     env.dislocate()
