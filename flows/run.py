@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         spec = load_spec(args.spec)
-        _check_broker(args.bootstrap)
+        from flows.connectors.broker_health import wait_reachable
+
+        wait_reachable(args.bootstrap, timeout_s=5.0)  # one line with the fix, before building anything
         logging.basicConfig(
             level=os.environ.get("PULSEARB_LOG_LEVEL", spec.observability.log_level).upper(),
             format='{"ts":"%(asctime)s","level":"%(levelname)s","flow":"' + spec.name + '","msg":%(message)r}',
@@ -69,9 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             port = args.metrics_port
         serve(port)
-        from flows.metrics import FLOW_INFO
+        from flows.connectors.broker_health import watch
+        from flows.metrics import ENDPOINT_UP, FLOW_INFO
 
         FLOW_INFO.labels(spec.name, spec.kind, str(process_id or 0)).set(1)
+        watch(ENDPOINT_UP.labels(spec.name, "broker"), args.bootstrap)
         env = RunEnv(
             bootstrap=args.bootstrap,
             store_dsn=args.store_dsn or os.environ.get("PULSEARB_STORE_DSN", ""),
@@ -125,24 +129,6 @@ def _init_recovery(path: Path, processes: int, process_id: int, init_db_dir: obj
         init_db_dir(Path(tmp), processes)  # type: ignore[operator]
         for part in Path(tmp).glob(f"part-{process_id}.*"):
             shutil.move(str(part), path / part.name)
-
-
-def _check_broker(bootstrap: str, timeout_s: float = 5.0) -> None:
-    """Fail in one line, before building anything, when no bootstrap server accepts a connection."""
-    from flows.errors import StackError
-
-    for server in bootstrap.split(","):
-        host, _, port = server.strip().rpartition(":")
-        if not port.isdigit():
-            msg = f"--bootstrap: expected host:port[,host:port], got {bootstrap!r}"
-            raise ConfigError(msg)
-        try:
-            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
-                return
-        except OSError:
-            continue
-    msg = f"Kafka broker {bootstrap} is unreachable: check --bootstrap, or start the local stack (`pulsearb stack up`)"
-    raise StackError(msg)
 
 
 def _process_id(value: str | None) -> int | None:

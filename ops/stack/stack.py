@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from flows.errors import StackError
+from flows.connectors.broker_health import wait_reachable
 from ops.stack import process
 from ops.stack.broker import broker_spec
 from ops.stack.chain import chain_ready, chain_spec
@@ -120,16 +119,9 @@ def status(state_dir: Path) -> list[ComponentStatus]:
 
 
 def wait_for_broker(bootstrap: str, timeout_s: float = 10.0) -> None:
-    """Block until the broker accepts connections.
+    """Block until the broker accepts connections (the check every flow runs at start-up).
 
     Raises:
         StackError: it did not within ``timeout_s``.
     """
-    host, port = bootstrap.rsplit(":", 1)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.port_open(int(port), host):
-            return
-        time.sleep(0.05)
-    msg = f"Kafka broker {bootstrap} is unreachable; check --bootstrap or start the stack with `pulsearb stack up`"
-    raise StackError(msg)
+    wait_reachable(bootstrap, timeout_s)

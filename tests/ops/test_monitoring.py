@@ -75,7 +75,7 @@ def test_running_flow_serves_metrics(broker_stack: StackInfo, tmp_path: Path) ->
     body = ""
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "pulsearb_flow_info" not in body:
+        while time.monotonic() < deadline and 'endpoint="broker"} 1.0' not in body:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as resp:
                     body = resp.read().decode()
@@ -86,4 +86,5 @@ def test_running_flow_serves_metrics(broker_stack: StackInfo, tmp_path: Path) ->
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     assert 'pulsearb_flow_info{flow="bridge",kind="bridge",process="0"} 1.0' in body
+    assert 'pulsearb_endpoint_up{endpoint="broker",flow="bridge"} 1.0' in body
     assert proc.returncode == 0, out
