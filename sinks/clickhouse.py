@@ -103,7 +103,7 @@ def connect(dsn: str, database: str | None = None, config_file: str | None = Non
     try:
         return clickhouse_connect.get_client(**kwargs)
     except (ProgrammingError, OperationalError, DatabaseError, OSError) as exc:
-        first = str(exc).splitlines()[0][:300]
+        first = _reason(exc)
         path = chdb_path(dsn)
         if path is not None and ("already initialized" in str(exc) or "Error initializing" in str(exc)):
             pid, what = held_by(path)
@@ -112,6 +112,19 @@ def connect(dsn: str, database: str | None = None, config_file: str | None = Non
             raise StoreBusy(msg, str(path), pid, what) from exc
         msg = f"cannot open ClickHouse store {redact_dsn(dsn)}: {first}"
         raise SinkUnavailable(msg) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """The readable cause of a failed connect: the innermost OS error (``Connection refused``, a DNS failure),
+    rather than the HTTP pool's wrapper text, which ends cut off; else the first line of the error."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            break
+        if type(seen).__module__ == "builtins" and isinstance(seen, OSError) and seen.strerror:
+            return f"{seen.strerror} (is the ClickHouse server running and the DSN's host and port right?)"
+        seen = seen.__cause__ or seen.__context__
+    return str(exc).splitlines()[0][:300]
 
 
 def held_by(path: Path) -> tuple[int | None, str]:

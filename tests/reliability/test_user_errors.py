@@ -96,7 +96,7 @@ def _cases(home: Path, broker: str, anvil: str) -> dict[str, Case]:
             _run_flow(SPECS_DIR / "bridge.yaml", DEAD), f"Kafka broker {DEAD} is unreachable.*--bootstrap"
         ),
         "db migrate on an unreachable store": Case(
-            _cli("db", "migrate", "--dsn", f"http://{DEAD}"), f"ClickHouse store http://{DEAD}"
+            _cli("db", "migrate", "--dsn", f"http://{DEAD}"), f"ClickHouse store http://{DEAD}/?: Connection refused"
         ),
         "history on an unreachable store": Case(
             _cli("history", "opportunities", "--dsn", f"http://{DEAD}"), f"ClickHouse store http://{DEAD}"
