@@ -3,7 +3,8 @@
 Every payload is ``C3 01`` + the writer schema's CRC-64-AVRO fingerprint (8 bytes, little-endian, as the Avro
 spec says) + the Avro binary body. A reader looks the fingerprint up among the topic's current schema and every
 earlier version kept in ``schemas/avro/history/<schema>/vN.avsc``, and lets fastavro resolve writer -> reader, so
-old and new producers and consumers interoperate while the compatibility test holds.
+old and new producers and consumers interoperate while the compatibility test holds. Encoding goes through a
+schema-compiled encoder (schemas/avro_encoder.py) with fastavro as its fallback and reference.
 
 Raw on-chain amounts are Avro ``fixed(32)`` big-endian integers (``UInt256``, two's complement ``Int256``):
 :func:`u256`/:func:`i256` and their inverses convert at the record boundary.
@@ -23,6 +24,7 @@ import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from flows.errors import SchemaError
+from schemas.avro_encoder import Encoder, Unsupported, compile_encoder
 
 AVRO_DIR = Path(__file__).resolve().parent / "avro"
 HISTORY_DIR = AVRO_DIR / "history"
@@ -68,9 +70,28 @@ class TopicCodec:
     fp: bytes
     header: bytes
     readers: dict[bytes, dict] = field(default_factory=dict)
+    compiled: Encoder | None = None
+
+    def __post_init__(self) -> None:
+        if self.compiled is None:
+            self.compiled = compile_encoder(self.schema, self.header)
 
     def encode(self, record: dict[str, Any]) -> bytes:
         """Encode a record as an Avro single-object payload.
+
+        The schema-compiled encoder (schemas/avro_encoder.py) writes it; a record that encoder does not take as
+        is goes through fastavro, which writes the same bytes or says why the record does not match.
+
+        Raises:
+            SchemaError: the record does not match the schema.
+        """
+        try:
+            return self.compiled(record)  # type: ignore[misc]
+        except Unsupported:
+            return self.encode_reference(record)
+
+    def encode_reference(self, record: dict[str, Any]) -> bytes:
+        """Encode with ``fastavro.schemaless_writer`` (the reference the compiled encoder is held to).
 
         Raises:
             SchemaError: the record does not match the schema.

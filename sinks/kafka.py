@@ -7,7 +7,7 @@ in the same partition number on every co-keyed topic (co-partitioning), whicheve
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,21 +83,32 @@ class KafkaWriter:
     def __init__(self, bootstrap: str, extra: Mapping[str, Any] | None = None) -> None:
         self._producer = Producer(producer_config(bootstrap, extra))
         self.stats = DeliveryStats()
+        self._callbacks: dict[str, Callable[[Any, Any], None]] = {}
 
-    def _on_delivery(self, err: Any, msg: Any) -> None:
-        if err is not None:
-            self.stats.failed += 1
-            self.stats.last_error = str(err)
-            return
-        self.stats.delivered += 1
-        topic = msg.topic()
-        self.stats.by_topic[topic] = self.stats.by_topic.get(topic, 0) + 1
+    def _on_delivery(self, topic: str) -> Callable[[Any, Any], None]:
+        """The delivery-report callback of ``topic`` (one per topic: a report then needs no ``msg.topic()``)."""
+        callback = self._callbacks.get(topic)
+        if callback is None:
+            stats = self.stats
+            by_topic = stats.by_topic
+
+            def callback(err: Any, msg: Any) -> None:
+                if err is not None:
+                    stats.failed += 1
+                    stats.last_error = str(err)
+                    return
+                stats.delivered += 1
+                by_topic[topic] = by_topic.get(topic, 0) + 1
+
+            self._callbacks[topic] = callback
+        return callback
 
     def produce(self, topic: str, key: bytes | None, value: bytes, headers: list | None = None) -> None:
         """Queue one record (waits for queue space instead of failing when the local queue is full)."""
+        on_delivery = self._callbacks.get(topic) or self._on_delivery(topic)
         while True:
             try:
-                self._producer.produce(topic, value, key, headers=headers, on_delivery=self._on_delivery)
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
                 break
             except BufferError:
                 self._producer.poll(0.05)
@@ -108,6 +119,23 @@ class KafkaWriter:
         # Serve delivery reports in batches: a poll per record costs as much as the produce itself.
         if self.stats.produced % 256 == 0:
             self._producer.poll(0)
+
+    def produce_many(self, records: Iterable[tuple[str, bytes | None, bytes]]) -> None:
+        """Queue ``(topic, key, value)`` records in order, as :meth:`produce` does one by one.
+
+        Raises:
+            KafkaDeliveryError: the client refuses a record (unknown topic, record too large).
+        """
+        produce, stats, callbacks = self._producer.produce, self.stats, self._callbacks
+        for topic, key, value in records:
+            try:
+                produce(topic, value, key, on_delivery=callbacks.get(topic) or self._on_delivery(topic))
+            except (BufferError, KafkaException):
+                self.produce(topic, key, value)  # waits for queue space, or raises KafkaDeliveryError
+                continue
+            stats.produced += 1
+            if stats.produced % 256 == 0:
+                self._producer.poll(0)
 
     def poll(self, timeout_s: float = 0.0) -> int:
         """Serve pending delivery reports; return how many were served."""

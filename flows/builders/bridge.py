@@ -85,12 +85,11 @@ class _SinkPartition(StatelessSinkPartition[list[Encoded]]):
         self._last_log = 0.0
 
     def write_batch(self, items: list[list[Encoded]]) -> None:
-        produce = self._writer.produce
+        produce_many = self._writer.produce_many
         idle = False
         for batch in items:
             idle = not batch  # an idle tick from the relay source
-            for topic, key, value in batch:
-                produce(topic, key, value)
+            produce_many(batch)
         if idle:
             self._flush(self._flush_timeout_s)
         else:
