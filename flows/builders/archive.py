@@ -1,8 +1,9 @@
 """Archive flow: every topic -> ClickHouse (batched, deduplicated); records with a bad header -> dlq.<flow>.
 
 Records are not decoded in Python: the flow checks each payload's single-object header (magic and a known schema
-fingerprint) and hands the bodies to ClickHouse in Avro containers (sinks/writer.py). Work is done per source
-batch (``flat_map_batch``), so a Kafka poll of thousands of records becomes a few chunks, one per partition.
+fingerprint) and hands the bodies to ClickHouse in Avro containers (sinks/writer.py). The source yields one chunk
+per Kafka poll of a partition (offsets and payloads as two lists, no object per record) and every step works per
+chunk, so per-record Python work is limited to slicing and joining bytes.
 
 Spec settings (``store:``): ``dsn``, ``database``, ``batch_rows`` (rows per INSERT, default 50000),
 ``batch_age_s`` (seconds a row may wait, default 0.5), ``max_backoff_s`` (default 10) and ``aliases``
@@ -20,12 +21,12 @@ from bytewax.dataflow import Dataflow
 
 from flows.builders.common import RunEnv, dlq_record, start_offset
 from flows.connectors.clickhouse import ClickHouseSink, SinkConfig
-from flows.connectors.kafka import KafkaRecord, KafkaSink, KafkaSource
+from flows.connectors.kafka import KafkaChunk, KafkaSink, KafkaSource
 from flows.errors import ConfigError, PulsearbError
 from flows.metrics import DEAD_LETTERS, RECORDS_IN
 from flows.spec import SPECS_DIR, FlowSpec, load_specs
 from sinks.archive import schema_topic_for
-from sinks.container import check_header, writers
+from sinks.container import bad_headers, check_header, writers
 
 ARCHIVE_TOPICS = (
     "market.pool_sync",
@@ -110,24 +111,27 @@ def archive_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
     flow_name = spec.name
     schema_of = cache(lambda topic: schema_topic_for(topic, aliases))
 
-    def split_batch(msgs: list[KafkaRecord]) -> list[tuple[bool, Any]]:
-        chunks: dict[tuple[str, int], list[tuple[int, bytes]]] = {}
+    def split_batch(polled: list[KafkaChunk]) -> list[tuple[bool, Any]]:
         out: list[tuple[bool, Any]] = []
-        for msg in msgs:
-            why = check_header(schema_of(msg.topic), msg.value)
-            if why is None:
-                chunks.setdefault((msg.topic, msg.partition), []).append((msg.offset, msg.value))
-                continue
-            DEAD_LETTERS.labels(flow_name, "decode").inc()
-            where = {"source_topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
-            out.append((False, dlq_record(flow_name, cfg.dlq_topic, "decode", why, msg.value or b"", **where)))
-        for (topic, partition), items in chunks.items():
-            RECORDS_IN.labels(flow_name, topic).inc(len(items))
-            out.append((True, ("archive", (topic, partition, items))))
+        for chunk in polled:
+            topic, offsets, values = chunk.topic, chunk.offsets, chunk.values
+            bad = bad_headers(schema_of(topic), values)
+            if bad:
+                for i in bad:
+                    why = check_header(schema_of(topic), values[i])
+                    DEAD_LETTERS.labels(flow_name, "decode").inc()
+                    where = {"source_topic": topic, "partition": chunk.partition, "offset": offsets[i]}
+                    out.append((False, dlq_record(flow_name, cfg.dlq_topic, "decode", why, values[i] or b"", **where)))
+                drop = set(bad)
+                offsets = [o for i, o in enumerate(offsets) if i not in drop]
+                values = [v for i, v in enumerate(values) if i not in drop]
+            if offsets:
+                RECORDS_IN.labels(flow_name, topic).inc(len(offsets))
+                out.append((True, ("archive", (topic, chunk.partition, offsets, values))))
         return out
 
     flow = Dataflow(spec.name)
-    source = KafkaSource(env.bootstrap, topics, start=start_offset(spec), extra=dict(env.kafka_extra))
+    source = KafkaSource(env.bootstrap, topics, start=start_offset(spec), extra=dict(env.kafka_extra), chunks=True)
     src = op.input("kafka", flow, source)
     checked = op.flat_map_batch("decode", src, split_batch)
     split = op.branch("split", checked, lambda x: x[0])

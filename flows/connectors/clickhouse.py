@@ -1,8 +1,10 @@
 """ClickHouse sink for Bytewax: batches in :class:`sinks.writer.ArchiveWriter`, flushed before each snapshot.
 
-Items are chunks ``(topic, partition, [(offset, payload), ...])`` of raw Avro payloads whose headers the flow
-already checked. Records ClickHouse still cannot decode become dead letters on ``dlq_topic``, produced and flushed
-before the snapshot too, so neither rows nor dead letters are lost across a crash.
+Items are chunks ``(topic, partition, offsets, payloads)`` of raw Avro payloads whose headers the flow already
+checked (one per Kafka poll of a partition). Batches are inserted by the writer's worker thread while the flow
+reads on; the snapshot waits for them. Records ClickHouse still cannot decode become dead letters on
+``dlq_topic``, produced and flushed before the snapshot too, so neither rows nor dead letters are lost across a
+crash.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sinks.clickhouse import SinkUnavailable, connect
 from sinks.kafka import KafkaWriter
 from sinks.writer import ArchiveWriter
 
-ArchiveChunk = tuple[str, int, list[tuple[int, bytes]]]  # topic, partition, (offset, payload) in offset order
+ArchiveChunk = tuple[str, int, list[int], list[bytes]]  # topic, partition, offsets, payloads (in offset order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class _Partition(StatefulSinkPartition[ArchiveChunk, None]):
         self._dlq = KafkaWriter(cfg.bootstrap, dict(cfg.kafka_extra)) if cfg.bootstrap else None
         self._up = ENDPOINT_UP.labels(cfg.flow, "store")
         self._retries = STORE_RETRIES.labels(cfg.flow)
+        self._counted: dict[str, int] = {}
         self.writer = ArchiveWriter(
             lambda: connect(cfg.dsn),
             cfg.database,
@@ -68,6 +71,7 @@ class _Partition(StatefulSinkPartition[ArchiveChunk, None]):
             on_retry=self._on_retry,
             on_dead_letter=self._on_dead_letter if self._dlq else None,
             aliases=cfg.aliases,
+            background=True,
         )
 
     def _on_retry(self, _exc: SinkUnavailable) -> None:
@@ -89,26 +93,29 @@ class _Partition(StatefulSinkPartition[ArchiveChunk, None]):
         self._dlq.produce(self._cfg.dlq_topic, None, codec(self._cfg.dlq_topic).encode(rec))
         DEAD_LETTERS.labels(self._cfg.flow, "store").inc()
 
-    def _count(self, before: dict[str, int]) -> None:
-        for table, n in self.writer.stats.rows_by_table.items():
-            if n != before.get(table, 0):
-                RECORDS_OUT.labels(self._cfg.flow, table).inc(n - before.get(table, 0))
-        self._up.set(1)
+    def _count(self) -> None:
+        # Rows the writer (or its worker thread) stored since the last count.
+        stored = self.writer.rows_by_table()
+        for table, n in stored.items():
+            if n != self._counted.get(table, 0):
+                RECORDS_OUT.labels(self._cfg.flow, table).inc(n - self._counted.get(table, 0))
+        if stored != self._counted:
+            self._up.set(1)
+        self._counted = stored
 
     def write_batch(self, values: list[ArchiveChunk]) -> None:
-        before = dict(self.writer.stats.rows_by_table)
-        for topic, partition, items in values:
-            self.writer.add_many(topic, partition, items)
+        for topic, partition, offsets, payloads in values:
+            self.writer.add_chunk(topic, partition, offsets, payloads)
         self.writer.flush_due()
-        self._count(before)
+        self._count()
 
     def snapshot(self) -> None:
         # Rows (and dead letters) are stored before the snapshot that advances the source offsets: at-least-once.
-        before = dict(self.writer.stats.rows_by_table)
         self.writer.flush()
         if self._dlq is not None:
             self._dlq.flush()
-        self._count(before)
+        self._count()
+        self._up.set(1)
 
     def close(self) -> None:
         self.writer.close()
