@@ -123,7 +123,8 @@ class RiskExecution:
         for oid, tracked in self.executor.tracked.items():
             if oid not in keep:
                 ctx = tracked.entry.context
-                keep[oid] = OpenTrade(oid, ctx["pair"], ctx["token_in"], int(ctx["amount_in"]), self.clock())
+                pools = tuple(ctx.get("pools", ()))
+                keep[oid] = OpenTrade(oid, ctx["pair"], ctx["token_in"], int(ctx["amount_in"]), self.clock(), pools)
         if keep != dict(self.state.open):
             self.state = replace(self.state, open=keep)
             if self.ledger is not None:
@@ -192,7 +193,9 @@ class RiskExecution:
         trace = dict(opp.trace) | {"risk_in_ns": risk_in_ns, "decision_ns": decided_ns}
         value = self._decisions.encode(decision_record(opp, decision, decided_ns, trace))
         if decision.accepted:
-            self.state = opened(self.state, OpenTrade(opp.id, opp.pair, opp.token_in, opp.amount_in, decided_ns))
+            self.state = opened(
+                self.state, OpenTrade(opp.id, opp.pair, opp.token_in, opp.amount_in, decided_ns, tuple(opp.pools))
+            )
             if self.executor is None:
                 self.state = released(self.state, opp.id)  # decide-only: the cooldown applies, nothing is in flight
         if self.ledger is not None:

@@ -44,6 +44,7 @@ class Reason(StrEnum):
     MAX_EXPOSURE = "max_exposure"
     MAX_IN_FLIGHT = "max_in_flight"
     MAX_IN_FLIGHT_PER_PAIR = "max_in_flight_per_pair"
+    POOL_IN_FLIGHT = "pool_in_flight"
     PAIR_COOLDOWN = "pair_cooldown"
 
 
@@ -212,12 +213,20 @@ def check_size(opp: Opportunity, state: RiskState, limits: RiskLimits, market: M
 
 
 def check_concurrency(opp: Opportunity, state: RiskState, limits: RiskLimits, market: Market) -> None:
-    """Trades in flight, globally and per pair, and the pair's cooldown."""
+    """Trades in flight, globally, per pair and per pool, and the pair's cooldown.
+
+    A pool with a trade in flight takes no other, whatever the strategy: two transactions through one pool are
+    both simulated on the state before either, so on a chain with a mempool the second would revert and spend its
+    gas (cross_dex and triangular often see the same dislocation).
+    """
     if len(state.open) >= limits.max_in_flight:
         raise RiskRejected(Reason.MAX_IN_FLIGHT, str(limits.max_in_flight), str(len(state.open)))
     on_pair = state.open_on_pair(opp.pair)
     if on_pair >= limits.max_in_flight_per_pair:
         raise RiskRejected(Reason.MAX_IN_FLIGHT_PER_PAIR, str(limits.max_in_flight_per_pair), str(on_pair))
+    busy = sorted(state.pools_in_flight().intersection(opp.pools))
+    if busy:
+        raise RiskRejected(Reason.POOL_IN_FLIGHT, "one trade in flight per pool", ", ".join(busy))
     last = state.last_accept_ns.get(opp.pair)
     if last is not None:
         since_ms = (market.now_ns - last) // 1_000_000

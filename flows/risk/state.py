@@ -30,6 +30,7 @@ class OpenTrade:
         token: the start token (exposure is counted in it).
         amount_in: raw units of ``token``.
         opened_ns: when it was accepted, ns since epoch.
+        pools: the pools it trades through (none for a trade restored from a ledger that did not record them).
     """
 
     opportunity_id: str
@@ -37,6 +38,7 @@ class OpenTrade:
     token: str
     amount_in: int
     opened_ns: int
+    pools: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,10 @@ class RiskState:
     def exposure(self, token: str) -> int:
         """Sum of amount_in of the open trades in ``token``, raw units."""
         return sum(t.amount_in for t in self.open.values() if t.token == token)
+
+    def pools_in_flight(self) -> set[str]:
+        """Pools some open trade goes through."""
+        return {pool for t in self.open.values() for pool in t.pools}
 
     def open_on_pair(self, pair: str) -> int:
         """Number of open trades on ``pair``."""
@@ -139,6 +145,7 @@ def to_dict(state: RiskState) -> dict[str, Any]:
                 "token": t.token,
                 "amount_in": str(t.amount_in),
                 "opened_ns": t.opened_ns,
+                "pools": list(t.pools),
             }
             for t in state.open.values()
         ],
@@ -153,7 +160,14 @@ def to_dict(state: RiskState) -> dict[str, Any]:
 def from_dict(data: Mapping[str, Any]) -> RiskState:
     """Inverse of :func:`to_dict`."""
     trades = [
-        OpenTrade(t["opportunity_id"], t["pair"], t["token"], int(t["amount_in"]), int(t["opened_ns"]))
+        OpenTrade(
+            t["opportunity_id"],
+            t["pair"],
+            t["token"],
+            int(t["amount_in"]),
+            int(t["opened_ns"]),
+            tuple(t.get("pools", ())),
+        )
         for t in data.get("open", [])
     ]
     return RiskState(

@@ -86,6 +86,20 @@ def test_in_flight_global_per_pair_and_exposure() -> None:
     assert _decide(state=state, limits=make_limits(max_exposure=TokenLimit({USDC: 1_500_000}))).accepted
 
 
+def test_a_pool_with_a_trade_in_flight_takes_no_other_whatever_the_pair() -> None:
+    # A triangular trade through POOL_B is open on another pair key: the cross_dex opportunity through it waits.
+    triangle = "/".join(sorted((USDC, WETH, "0x" + "cc" * 20)))
+    state = opened(RiskState(), OpenTrade("t", triangle, USDC, 1, NOW - 10**12, (POOL_B, "0x" + "dd" * 20)))
+    d = _decide(state=state, limits=make_limits(max_in_flight=5))
+    assert (d.reason, d.limit_value, d.observed_value) == (
+        Reason.POOL_IN_FLIGHT,
+        "one trade in flight per pool",
+        POOL_B,
+    )
+    elsewhere = opened(RiskState(), OpenTrade("u", triangle, USDC, 1, NOW - 10**12, ("0x" + "ee" * 20,)))
+    assert _decide(state=elsewhere, limits=make_limits(max_in_flight=5)).accepted
+
+
 def test_pair_cooldown() -> None:
     state = replace(RiskState(), last_accept_ns={PAIR: NOW - 400_000_000})
     d = _decide(state=state, limits=make_limits(pair_cooldown_ms=500))

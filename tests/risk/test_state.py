@@ -7,7 +7,8 @@ from tests.risk.factories import NOW, PAIR, USDC
 
 
 def test_open_settle_release_and_round_trip() -> None:
-    state = opened(RiskState(), OpenTrade("a", PAIR, USDC, 2**200, NOW))
+    state = opened(RiskState(), OpenTrade("a", PAIR, USDC, 2**200, NOW, ("0xa", "0xb")))
+    assert state.pools_in_flight() == {"0xa", "0xb"}
     assert state.exposure(USDC) == 2**200 and state.open_on_pair(PAIR) == 1 and state.last_accept_ns[PAIR] == NOW
     assert from_dict(to_dict(state)) == state
     state = settled(state, "a", USDC, Outcome(pnl=-7, failure=True), NOW, breaker_threshold=1)
