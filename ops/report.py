@@ -119,59 +119,72 @@ class RunReport:
         return data
 
 
-def collect(dsn: str, database: str = "pulsearb") -> RunReport:
-    """Read the report from the store (opens it: call after the archive flow stopped)."""
+def _sources(database: str, since_ns: int | None) -> dict[str, str]:
+    """Each table as a FROM clause: deduplicated (``FINAL``), and only rows archived since ``since_ns``."""
+    cond = "" if since_ns is None else f" WHERE archived_at >= fromUnixTimestamp64Milli({since_ns // 1_000_000})"
+    return {table: f"(SELECT * FROM {database}.{table} FINAL{cond})" for table, _ in TABLES}
+
+
+def collect(dsn: str, database: str = "pulsearb", since_ns: int | None = None) -> RunReport:
+    """Read the report from the store (opens it: call after the archive flow stopped).
+
+    Args:
+        dsn: the store.
+        database: its database.
+        since_ns: count only rows archived from then on and latencies of records relayed from then on (one run of
+            ``pulsearb up`` in a store that keeps earlier runs); None for the whole store.
+    """
     report = RunReport()
-    db = database
+    t = _sources(database, since_ns)
     with session(dsn) as client:
         for table, _ in TABLES:
-            _, rows = query_rows(client, f"SELECT count() FROM {db}.{table} FINAL")
+            _, rows = query_rows(client, f"SELECT count() FROM {t[table]}")
             report.rows[table] = int(rows[0][0])
-        _, rows = query_rows(client, f"SELECT accepted, reason, count() FROM {db}.arb_decision FINAL GROUP BY 1, 2")
+        _, rows = query_rows(client, f"SELECT accepted, reason, count() FROM {t['arb_decision']} GROUP BY 1, 2")
         report.accepted = sum(int(n) for ok, _, n in rows if ok)
         report.rejected = {str(r): int(n) for ok, r, n in sorted(rows, key=lambda r: -int(r[2])) if not ok}
         _, rows = query_rows(
             client,
             f"SELECT if(status = 'failed' AND startsWith(ifNull(revert_reason, ''), 'simulation'), '{SKIPPED}', "
-            f"status), count() FROM {db}.arb_execution FINAL GROUP BY 1 ORDER BY 2 DESC",
+            f"status), count() FROM {t['arb_execution']} GROUP BY 1 ORDER BY 2 DESC",
         )
         report.statuses = {str(s): int(n) for s, n in rows}
         _, rows = query_rows(
             client,
             "SELECT e.token_in, any(o.decimals), any(o.usd_per_unit), count(), countIf(realized_profit = "
             "predicted_profit), toString(sum(realized_profit)), toString(sum(predicted_profit)), "
-            f"toString(sum(gas_cost_wei)) FROM (SELECT * FROM {db}.arb_execution FINAL WHERE status = 'mined') AS e "
+            f"toString(sum(gas_cost_wei)) FROM (SELECT * FROM {t['arb_execution']} WHERE status = 'mined') AS e "
             "LEFT JOIN (SELECT token_in, any(token_in_decimals) AS decimals, "
             "anyIf(gross_profit_usd / toFloat64(gross_profit), gross_profit != 0) AS usd_per_unit "
-            f"FROM {db}.arb_opportunity FINAL GROUP BY token_in) AS o ON o.token_in = e.token_in "
+            f"FROM {t['arb_opportunity']} GROUP BY token_in) AS o ON o.token_in = e.token_in "
             "GROUP BY e.token_in ORDER BY e.token_in",
         )
         report.pnl = [
             TokenResult(str(t), int(d), float(u or 0.0), int(n), int(x), int(r), int(p), int(g))
             for t, d, u, n, x, r, p, g in rows
         ]
-        report.strategies = _strategies(client, db)
-        _, rows = query_rows(client, f"SELECT toString(sum(gas_cost_wei)) FROM {db}.arb_execution FINAL")
+        report.strategies = _strategies(client, t)
+        _, rows = query_rows(client, f"SELECT toString(sum(gas_cost_wei)) FROM {t['arb_execution']}")
         report.gas_cost_wei = int(rows[0][0] or 0)
-        hops = latency(client, db, Filters(), exact=True)
+        hops = latency(client, database, Filters(since_ns=since_ns), exact=True)
         report.hops = [Hop(h, int(n), float(p50), float(p99), float(mx)) for h, n, p50, _, p99, mx in hops.rows]
     return report
 
 
-def _strategies(client: object, db: str) -> list[StrategyResult]:
+def _strategies(client: object, t: dict[str, str]) -> list[StrategyResult]:
     by: dict[str, StrategyResult] = {}
-    _, rows = query_rows(client, f"SELECT strategy, count() FROM {db}.arb_opportunity FINAL GROUP BY 1")
+    _, rows = query_rows(client, f"SELECT strategy, count() FROM {t['arb_opportunity']} GROUP BY 1")
     for name, n in rows:
         by.setdefault(str(name), StrategyResult(str(name))).opportunities = int(n)
-    _, rows = query_rows(client, f"SELECT strategy, countIf(accepted) FROM {db}.arb_decision FINAL GROUP BY 1")
+    _, rows = query_rows(client, f"SELECT strategy, countIf(accepted) FROM {t['arb_decision']} GROUP BY 1")
     for name, n in rows:
         by.setdefault(str(name), StrategyResult(str(name))).accepted = int(n)
     _, rows = query_rows(
         client,
         "SELECT e.strategy, count(), sum(toFloat64(e.realized_profit) * o.usd_per_unit) "
-        f"FROM (SELECT * FROM {db}.arb_execution FINAL WHERE status = 'mined') AS e LEFT JOIN (SELECT token_in, "
+        f"FROM (SELECT * FROM {t['arb_execution']} WHERE status = 'mined') AS e LEFT JOIN (SELECT token_in, "
         "anyIf(gross_profit_usd / toFloat64(gross_profit), gross_profit != 0) AS usd_per_unit "
-        f"FROM {db}.arb_opportunity FINAL GROUP BY token_in) AS o ON o.token_in = e.token_in GROUP BY 1",
+        f"FROM {t['arb_opportunity']} GROUP BY token_in) AS o ON o.token_in = e.token_in GROUP BY 1",
     )
     for name, n, usd in rows:
         r = by.setdefault(str(name), StrategyResult(str(name)))

@@ -184,11 +184,14 @@ def _deploy_market(
     return chain, bound
 
 
-def _report(pipeline: Pipeline, chain: ChainScenario | None, dsn: str, scenario: str, console: Console) -> None:
-    """Read the report from the store, print it, write it as JSON, and say how to query the history."""
+def _report(
+    pipeline: Pipeline, chain: ChainScenario | None, dsn: str, scenario: str, console: Console, since_ns: int
+) -> None:
+    """Read this run's report from the store (rows archived since ``since_ns``), print it, write it as JSON, and
+    say how to query the history (which keeps earlier runs too)."""
     from ops.report import collect, render, write
 
-    report = collect(dsn)
+    report = collect(dsn, since_ns=since_ns)
     sent = pipeline.progress.sent
     source = "chain watcher (pair Sync logs), exchange feed (Coinbase)" if chain is not None else "market replay"
     symbols = {t.address: s for s, t in chain.deployment.tokens.items()} if chain and chain.deployment else {}
@@ -234,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
     chain: ChainScenario | None = None
     codes: dict[str, int | None] = {}
     total: int | None = None
+    started_ns = time.time_ns()  # the report counts what this run archived; the store keeps earlier runs
     try:
         info = stack.up(home, chain=on_chain)
         console.print(f"broker {info.bootstrap}  store {info.store_dsn}  chain {info.rpc_url or '-'}")
@@ -301,7 +305,7 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
         if not args.keep_stack:
             stack.down(home)
-    _report(pipeline, chain, info.store_dsn, args.scenario, console)
+    _report(pipeline, chain, info.store_dsn, args.scenario, console, started_ns)
     console.print(_flows_table(pipeline, codes))
     failed = {k: v for k, v in codes.items() if v not in (0, None)}
     if failed:
