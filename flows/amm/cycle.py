@@ -158,11 +158,13 @@ def compose(hops: Sequence[Hop]) -> VirtualCurve:
 class _Cycle:
     """Integer forward and backward evaluation of a fixed cycle (no validation: callers check hops)."""
 
-    __slots__ = ("coeffs", "fee_bps")
+    __slots__ = ("back", "coeffs", "fee_bps")
 
     def __init__(self, hops: Sequence[Hop], flash_fee_bps: int) -> None:
         self.coeffs = [_coefficients(h) for h in hops]
         self.fee_bps = flash_fee_bps
+        # back[j]: the hops before token j, last first (least_input walks them back; built once, not per call).
+        self.back = [tuple(reversed(self.coeffs[:j])) for j in range(len(self.coeffs) + 1)]
 
     def prefix(self, x: int) -> list[int]:
         """Amounts ``[x, y_1, ..., y_n]``; a zero amount stays zero (the real swap would revert)."""
@@ -189,7 +191,7 @@ class _Cycle:
         Per hop, ``floor(A*x/(B + C*x)) >= y`` iff ``x*(A - C*y) >= y*B``; the hops are monotone, so inverting
         them one by one from hop ``j`` back to the first gives the least input of the chain.
         """
-        for a, b, c in reversed(self.coeffs[:j]):
+        for a, b, c in self.back[j]:
             if y <= 0:
                 return 0
             den = a - c * y
@@ -277,12 +279,31 @@ def _search(hops: Sequence[Hop], flash_fee_bps: int) -> tuple[int, int, bool]:
     n_tokens = len(hops) + 1
 
     best_x, best_net = 0, 0
+    coeffs, fee = cycle.coeffs, flash_fee_bps
+    # Inputs already evaluated: a second look at one can change nothing (the best only moves to a higher net, or
+    # to a smaller input at the same net), and neighbouring tokens' least inputs often coincide.
+    seen: set[int] = set()
+    least_input = cycle.least_input
+    two = len(coeffs) == 2  # the cross-venue pair: its two hops unrolled
+    (a1, b1, c1), (a2, b2, c2) = coeffs if two else ((0, 1, 0), (0, 1, 0))
 
     def consider(x: int | None) -> None:
         nonlocal best_x, best_net
-        if x is None or x <= 0:
+        if x is None or x <= 0 or x in seen:
             return
-        net = cycle.net(x)
+        seen.add(x)
+        # cycle.net(x), inlined (the hot loop of the search): the output hop by hop, less x and the flash fee.
+        if two:
+            y = a1 * x // (b1 + c1 * x)
+            y = a2 * y // (b2 + c2 * y) if y > 0 else 0
+        else:
+            y = x
+            for a, b, c in coeffs:
+                if y <= 0:
+                    y = 0
+                    break
+                y = a * y // (b + c * y)
+        net = y - x + (-x * fee) // BPS
         if net > best_net or (net == best_net and best_net > 0 and x < best_x):
             best_x, best_net = x, net
 
@@ -290,7 +311,7 @@ def _search(hops: Sequence[Hop], flash_fee_bps: int) -> tuple[int, int, bool]:
     around = cycle.prefix(max(x0, 1))
     for j in range(n_tokens):
         for y in range(max(around[j] - _WINDOW, 1), around[j] + _WINDOW + 1):
-            consider(cycle.least_input(j, y))
+            consider(y if j == 0 else least_input(j, y))  # token 0 is the input itself
 
     # Prove, or improve until proven: a better input must lie where the real curve beats the best so far.
     spent = 0
@@ -303,7 +324,7 @@ def _search(hops: Sequence[Hop], flash_fee_bps: int) -> tuple[int, int, bool]:
         lo, hi = max(lo_amounts[j], 1), hi_amounts[j]
         if hi - lo < _PROOF_BUDGET - spent:
             for y in range(lo, hi + 1):
-                consider(cycle.least_input(j, y))
+                consider(least_input(j, y))
             return best_x, best_net, True
         # Too wide to enumerate: alternate a scan outwards from the optimum (where the curve leaves the most room
         # for the floors) with a golden-ratio sweep of the whole interval (the floors' losses drift slowly with

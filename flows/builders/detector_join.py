@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import bytewax.operators as op
@@ -35,6 +36,7 @@ from flows.strategies import Strategy
 from flows.strategies.params import StrategyParams
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_first = itemgetter(0)
 
 
 def event_time(state: Any) -> datetime:
@@ -91,35 +93,46 @@ class _JoinLogic(StatefulBatchLogic):
         self.emitted = emitted
 
     def on_batch(self, values: list[Any]) -> tuple[list[Opportunity], bool]:
-        self.clock.before_batch()
+        clock = self.clock
+        clock.before_batch()
+        late = self.config.late
         due = []
         watermark = None
         for state in values:
-            timestamp, watermark = self.clock.on_item(state)
+            timestamp, watermark = clock.on_item(state)
             if timestamp < watermark:
-                self.config.late.inc()
+                late.inc()
             else:
                 due.append((order_of(state), timestamp, state))
-        due.sort(key=lambda d: d[0])
+        if len(due) > 1:
+            due.sort(key=_first)
         pending: dict[int, dict[Order, tuple[Any, Any]]] = {}
-        for _order, timestamp, state in due:
-            for wid in self.windower.open_for(timestamp):
-                join = self.joins.get(wid)
+        joins = self.joins
+        open_for = self.windower.open_for
+        for order, timestamp, state in due:
+            for wid in open_for(timestamp):
+                join = joins.get(wid)
                 if join is None:
-                    join = self.joins[wid] = self.config.new_join()
+                    join = joins[wid] = self.config.new_join()
                     self.config.windows.inc()
-                self._collect(pending.setdefault(wid, {}), join, state)
+                triggers = pending.get(wid)
+                if triggers is None:
+                    triggers = pending[wid] = {}
+                self._collect(triggers, join, state, order)
         for original, target in self.windower.merged():
             self._merge(pending, original, target)
-        out = self._evaluate(pending)
+        out = self._evaluate(pending) if pending else []
         if watermark is not None:
             self._close(watermark)
         return out, False
 
     @staticmethod
-    def _collect(triggers: dict[Order, tuple[Any, Any]], join: AsOfJoin, state: Any) -> None:
-        for at, trigger in join.add(state):
-            triggers.setdefault(at, (trigger, state))
+    def _collect(
+        triggers: dict[Order, tuple[Any, Any]], join: AsOfJoin, state: Any, order: Order | None = None
+    ) -> None:
+        for at, trigger in join.add(state, order):
+            if at not in triggers:  # the first cause of a trigger is kept
+                triggers[at] = (trigger, state)
 
     def _merge(self, pending: dict[int, dict[Order, tuple[Any, Any]]], original: int, target: int) -> None:
         """Session windows merged: replay the absorbed window's states into the target's join."""
@@ -144,7 +157,7 @@ class _JoinLogic(StatefulBatchLogic):
         evaluate, params = self.config.evaluate, self.config.params
         for wid, triggers in pending.items():
             join = self.joins[wid]
-            for at in sorted(triggers):
+            for at in sorted(triggers) if len(triggers) > 1 else triggers:
                 trigger, cause = triggers[at]
                 for opp in evaluate(join.view(trigger, at), params, time.time_ns()):
                     if opp.id in self.emitted:

@@ -110,10 +110,14 @@ class AsOfJoin:
         ) = state  # fmt: skip
         self.partner_ok = None
 
-    def _record(self, state: Any) -> Order | None:
-        """Put a state in its market's history; None if that exact state is already there."""
+    def _record(self, state: Any, order: Order | None = None) -> Order | None:
+        """Put a state in its market's history; None if that exact state is already there.
+
+        ``order`` is the state's :func:`order_of`, when the caller has it already.
+        """
         key = state.key
-        order = order_of(state)
+        if order is None:
+            order = order_of(state)
         orders = self.orders.get(key)
         if orders is None:
             self.orders[key] = [order]
@@ -151,15 +155,15 @@ class AsOfJoin:
         """Record a state without evaluating anything (building a view from plain states)."""
         self._record(state)
 
-    def add(self, state: Any) -> list[tuple[Order, Any]]:
+    def add(self, state: Any, order: Order | None = None) -> list[tuple[Order, Any]]:
         """Record an arriving state; return the triggers to evaluate, as ``(order, state)``.
 
         That is the state itself, and when it arrived late, every later state of a related market whose as-of
         partner it now is and that it may be joined with (:attr:`partner_ok`, within the horizon). A state
-        already recorded gives nothing.
+        already recorded gives nothing. ``order`` is the state's :func:`order_of`, when the caller has it already.
         """
         newest = self.newest
-        order = self._record(state)
+        order = self._record(state, order)
         if order is None:
             return []
         triggers: list[tuple[Order, Any]] = [(order, state)]

@@ -81,11 +81,12 @@ def _screen(a: PoolState, b: PoolState, flash_fee_bps: int) -> tuple[bool, bool]
     """Whether token0 -> a -> b and token0 -> b -> a pay at the margin (exact; the hot path of every update)."""
     if a.v3 is None and b.v3 is None:
         # Two constant-product pools of one pair: the product of the two marginal rates, in integers.
-        ga, gb = BPS - a.fee_bps, BPS - b.fee_bps
-        repay = BPS + flash_fee_bps
-        a_first = ga * a.reserve1 * gb * b.reserve0 * BPS > BPS * a.reserve0 * BPS * b.reserve1 * repay
-        b_first = gb * b.reserve1 * ga * a.reserve0 * BPS > BPS * b.reserve0 * BPS * a.reserve1 * repay
-        return a_first, b_first
+        # a first: ga*a.r1 * gb*b.r0 * BPS > BPS*a.r0 * BPS*b.r1 * repay; b first: the same with a and b swapped.
+        # Both share the fee factors and the two cross products of reserves (exact integers: same comparisons).
+        gain = (BPS - a.fee_bps) * (BPS - b.fee_bps) * BPS
+        cost = BPS * BPS * (BPS + flash_fee_bps)
+        a_out, b_out = a.reserve1 * b.reserve0, b.reserve1 * a.reserve0
+        return gain * a_out > cost * b_out, gain * b_out > cost * a_out
     return (
         profitable_at_margin([a.leg(a.token0), b.leg(a.token1)], flash_fee_bps),
         profitable_at_margin([b.leg(a.token0), a.leg(a.token1)], flash_fee_bps),

@@ -229,3 +229,86 @@ def test_bad_pools_are_rejected() -> None:
         optimal_input([Hop(10, 10, 10_000), Hop(10, 10, 30)])
     with pytest.raises(ValueError, match="flash_fee_bps"):
         optimal_input([Hop(10, 10, 30), Hop(10, 10, 30)], flash_fee_bps=-1)
+
+
+def _search_reference(hops: list[Hop], flash_fee_bps: int) -> tuple[int, int, bool]:
+    """flows.amm.cycle._search as it was before its inner loop was inlined and repeated inputs skipped."""
+    from flows.amm.cycle import _PROOF_BUDGET, _WINDOW, _Cycle
+
+    curve = compose(hops)
+    bound = curve.max_profit_floor(flash_fee_bps)
+    if bound <= 0:
+        return 0, 0, True
+    cycle = _Cycle(hops, flash_fee_bps)
+    n_tokens = len(hops) + 1
+    best_x, best_net = 0, 0
+
+    def least_input(j: int, y: int) -> int | None:
+        for a, b, c in reversed(cycle.coeffs[:j]):
+            if y <= 0:
+                return 0
+            den = a - c * y
+            if den <= 0:
+                return None
+            y = -(-(y * b) // den)
+        return y
+
+    def consider(x: int | None) -> None:
+        nonlocal best_x, best_net
+        if x is None or x <= 0:
+            return
+        net = cycle.output(x) - x - (-(-x * flash_fee_bps // 10_000))
+        if net > best_net or (net == best_net and best_net > 0 and x < best_x):
+            best_x, best_net = x, net
+
+    x0 = curve.optimum_floor(flash_fee_bps)
+    around = cycle.prefix(max(x0, 1))
+    for j in range(n_tokens):
+        for y in range(max(around[j] - _WINDOW, 1), around[j] + _WINDOW + 1):
+            consider(least_input(j, y))
+    spent = 0
+    while best_net < bound:
+        interval = curve.beating_interval(best_net + 1, flash_fee_bps)
+        if interval is None:
+            return best_x, best_net, True
+        lo_amounts, hi_amounts = cycle.prefix(interval[0]), cycle.prefix(interval[1])
+        j = min(range(n_tokens), key=lambda i: hi_amounts[i] - lo_amounts[i])
+        lo, hi = max(lo_amounts[j], 1), hi_amounts[j]
+        if hi - lo < _PROOF_BUDGET - spent:
+            for y in range(lo, hi + 1):
+                consider(least_input(j, y))
+            return best_x, best_net, True
+        centre = min(max(around[j], lo), hi)
+        span = hi - lo + 1
+        stride = (span * 6_180_339_887 // 10**10) | 1
+        before = best_net
+        for step in range(_PROOF_BUDGET - spent):
+            half = step // 2
+            if step % 2:
+                y = lo + (half + 1) * stride % span
+            else:
+                y = centre + ((half + 1) // 2 if half % 2 else -(half // 2))
+            if lo <= y <= hi:
+                consider(least_input(j, y))
+            if best_net > before:
+                spent += step + 1
+                break
+        else:
+            return best_x, best_net, False
+    return best_x, best_net, True
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    pools=st.one_of(cycles, st.lists(st.tuples(st.integers(1, 10**4), st.integers(1, 10**4), st.integers(0, 100)),
+                                     min_size=2, max_size=4)),
+    flash_fee_bps=st.sampled_from([0, 0, 5, 9, 30]),
+    shift=st.integers(0, 2_000),
+)  # fmt: skip
+def test_the_search_equals_its_reference_implementation(pools: Pools, flash_fee_bps: int, shift: int) -> None:
+    """The inlined, de-duplicated search returns exactly (best_x, best_net, proven) of the plain one: a cycle whose
+    last pool is skewed by ``shift`` bps so that most draws are profitable and the proof loop runs."""
+    hops = [Hop(r_in, r_out, fee) for r_in, r_out, fee in pools]
+    last = hops[-1]
+    hops[-1] = Hop(last.reserve_in, last.reserve_out * (10_000 + shift) // 10_000 or 1, last.fee_bps)
+    assert flows.amm.cycle._search(hops, flash_fee_bps) == _search_reference(hops, flash_fee_bps)
