@@ -12,6 +12,10 @@ when the frame entered and left the bridge. docs/protocol.md section 7 is the ta
   a frame of another relay domain (AlphaPulse's relays forward only their own domain; a frame that gets through
   anyway is not market data);
 - ``encode``: a TLV whose values do not fit its Avro schema (for example a u64 sequence above 2^63 - 1).
+
+The hot TLVs (PoolSync, PoolSwap, Quote, QuoteUpdate, Trade) take a fast path (:data:`FAST_ROUTES`): from the TLV
+straight to the Avro payload, no record dict, falling back to the general route for anything it does not take;
+its output is the general route's, byte for byte (``tests/bridge/test_fastpath.py``).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from flows.relay.tlv import (
     Tlv,
     Trade,
 )
+from schemas.avro_encoder import Unsupported, encode_int, encode_long, encode_string
 from schemas.serde import codec
 
 #: Topics the bridge writes (besides its dead-letter topic).
@@ -325,6 +330,156 @@ def route_frame(frame: Frame, trace: dict[str, int]) -> tuple[list[Routed], list
     return routed, unroutable
 
 
+# Fast path. The hot TLVs go from the decoded TLV straight to the Avro payload, without the record dict: each
+# fast route passes the TLV's fields positionally to a values encoder compiled from the topic's schema
+# (schemas/avro_encoder.py), with the header fields and the trace map encoded once per frame. A fast route
+# returns exactly what the route above plus the topic's encoder return; whatever it does not take (a value out of
+# the schema's range, anything odd) raises, and the Router then routes that TLV the general way, which writes the
+# same bytes or the same dead letter as before (tests/bridge/test_fastpath.py compares the two over generated
+# streams).
+
+#: Fields every market record starts with, passed to the values encoders already encoded (once per frame).
+_PRE_ENCODED = frozenset({"source", "sequence", "timestamp_ns", "trace"})
+_HEAD = ("source", "sequence", "timestamp_ns", "trace")
+_SYNC_FIELDS = (*_HEAD, "pool", "venue", "token0", "token1", "token0_decimals", "token1_decimals")
+_SYNC_FIELDS += ("reserve0", "reserve1", "block_number", "event_timestamp_ns")
+_SWAP_FIELDS = (*_HEAD, "pool", "venue", "token_in", "token_out", "amount_in", "amount_out", "amount_in_decimals")
+_SWAP_FIELDS += ("amount_out_decimals", "liquidity_after", "sqrt_price_x96_after", "tick_after", "block_number")
+_SWAP_FIELDS += ("event_timestamp_ns",)
+_CEX_FIELDS = (*_HEAD, "instrument", "asset_id", "venue", "asset_type", "symbol")
+_QUOTE_FIELDS = (*_CEX_FIELDS, "tlv_type", "bid_price", "bid_size", "ask_price", "ask_size", "quote_timestamp_ns")
+_TRADE_FIELDS = (*_CEX_FIELDS, "price", "volume", "side", "execution_timestamp_ns")
+
+
+def _values_encoder(topic: str, names: tuple[str, ...]) -> Callable[..., bytes]:
+    c = codec(topic)
+    return c.values_encoder(names, _PRE_ENCODED)
+
+
+_encode_sync = _values_encoder("market.pool_sync", _SYNC_FIELDS)
+_encode_swap = _values_encoder("market.pool_swap", _SWAP_FIELDS)
+_encode_quote = _values_encoder("market.quote", _QUOTE_FIELDS)
+_encode_trade = _values_encoder("market.trade", _TRADE_FIELDS)
+
+#: (venue_id, asset_id, asset_type) -> (instrument, instrument as key bytes, symbol); emptied when full.
+_INSTRUMENTS: dict[tuple[int, int, int], tuple[str, bytes, str]] = {}
+INSTRUMENT_CACHE_SIZE = 4096
+
+
+def _instrument(venue_id: int, asset_id: int, asset_type: int) -> tuple[str, bytes, str]:
+    symbol = _symbol(asset_id, asset_type)
+    instrument = f"{venue_id}:{symbol}"
+    found = (instrument, instrument.encode(), symbol)
+    if len(_INSTRUMENTS) >= INSTRUMENT_CACHE_SIZE:
+        _INSTRUMENTS.clear()
+    _INSTRUMENTS[(venue_id, asset_id, asset_type)] = found
+    return found
+
+
+def _fast_pool_sync(t: PoolSync, src: bytes, seq: bytes, ts: bytes, trace: bytes) -> Encoded:
+    pool = t.pool_address
+    value = _encode_sync(
+        src,
+        seq,
+        ts,
+        trace,
+        pool,
+        t.venue,
+        t.token0_addr,
+        t.token1_addr,
+        t.token0_decimals,
+        t.token1_decimals,
+        t.reserve0.to_bytes(32, "big"),
+        t.reserve1.to_bytes(32, "big"),
+        t.block_number,
+        t.timestamp_ns,
+    )
+    return "market.pool_sync", pool.encode(), value
+
+
+def _fast_pool_swap(t: PoolSwap, src: bytes, seq: bytes, ts: bytes, trace: bytes) -> Encoded:
+    pool = t.pool_address
+    value = _encode_swap(
+        src,
+        seq,
+        ts,
+        trace,
+        pool,
+        t.venue,
+        t.token_in_addr,
+        t.token_out_addr,
+        t.amount_in.to_bytes(32, "big"),
+        t.amount_out.to_bytes(32, "big"),
+        t.amount_in_decimals,
+        t.amount_out_decimals,
+        t.liquidity_after.to_bytes(32, "big"),
+        t.sqrt_price_x96_after.to_bytes(32, "big"),
+        t.tick_after,
+        t.block_number,
+        t.timestamp_ns,
+    )
+    return "market.pool_swap", pool.encode(), value
+
+
+def _fast_quote(t: Quote, src: bytes, seq: bytes, ts: bytes, trace: bytes) -> Encoded:
+    venue, asset_id, asset_type = ids = t.venue_id, t.asset_id, t.asset_type
+    instrument, key, symbol = _INSTRUMENTS.get(ids) or _instrument(*ids)
+    value = _encode_quote(
+        src,
+        seq,
+        ts,
+        trace,
+        instrument,
+        asset_id,
+        venue,
+        asset_type,
+        symbol,
+        t.TYPE,
+        t.bid_price,
+        t.bid_size,
+        t.ask_price,
+        t.ask_size,
+        t.quote_timestamp_ns,
+    )
+    return "market.quote", key, value
+
+
+def _fast_trade(t: Trade, src: bytes, seq: bytes, ts: bytes, trace: bytes) -> Encoded:
+    venue, asset_id, asset_type = ids = t.venue_id, t.asset_id, t.asset_type
+    instrument, key, symbol = _INSTRUMENTS.get(ids) or _instrument(*ids)
+    value = _encode_trade(
+        src,
+        seq,
+        ts,
+        trace,
+        instrument,
+        asset_id,
+        venue,
+        asset_type,
+        symbol,
+        t.price,
+        t.volume,
+        "sell" if t.side else "buy",
+        t.execution_timestamp_ns,
+    )
+    return "market.trade", key, value
+
+
+#: TLV class -> fast route (TLV, encoded source, sequence, timestamp_ns, trace) -> record; see above.
+FAST_ROUTES: dict[type[Tlv], Callable[[Any, bytes, bytes, bytes, bytes], Encoded]] = {
+    PoolSync: _fast_pool_sync,
+    PoolSwap: _fast_pool_swap,
+    Quote: _fast_quote,
+    QuoteUpdate: _fast_quote,
+    Trade: _fast_trade,
+}
+# The trace map {"relay_ns": ..., "bridge_in_ns": ..., "bridge_out_ns": ...} in Avro: count 3, key, value, ...,
+# end of blocks. The keys' encodings are constants; relay_ns is the header timestamp already encoded.
+_TRACE_HEAD = encode_long(3) + encode_string("relay_ns")
+_TRACE_IN = encode_string("bridge_in_ns")
+_TRACE_OUT = encode_string("bridge_out_ns")
+
+
 class Router:
     """Turn what the relay framer returns into records to produce: routed, Avro-encoded, or dead letters.
 
@@ -333,6 +488,8 @@ class Router:
         dlq_topic: where dead letters go.
         domain: the relay domain bridged; frames of other domains are dead letters.
         clock: ns since epoch, for the ``bridge_out_ns`` stamp.
+        fast: take the fast path for the hot TLVs (FAST_ROUTES); False routes everything the general way, the
+            reference the fast path is tested against (same output, byte for byte).
 
     Attributes:
         frames: frames routed.
@@ -345,11 +502,14 @@ class Router:
         dlq_topic: str = "dlq.relay",
         domain: int = RelayDomain.MARKET_DATA,
         clock: Callable[[], int] = time.time_ns,
+        *,
+        fast: bool = True,
     ) -> None:
         self.flow = flow
         self.dlq_topic = dlq_topic
         self.domain = int(domain)
         self.clock = clock
+        self.fast = fast
         self.frames = 0
         self.dead: dict[str, int] = {"frame": 0, "route": 0, "encode": 0}
         self._encoders = {t: codec(t).encode for t in MARKET_TOPICS}
@@ -363,36 +523,63 @@ class Router:
             received_ns: when the read that completed them returned, ns since epoch (``bridge_in_ns``).
         """
         out: list[Encoded] = []
-        encoders, routes, clock = self._encoders, ROUTES, self.clock
+        append, clock, domain = out.append, self.clock, self.domain
+        fast_routes = FAST_ROUTES if self.fast else {}
+        try:
+            # The trace map's middle, the same for every frame of the read: bridge_in_ns and the next key.
+            trace_in: bytes | None = _TRACE_IN + encode_long(received_ns) + _TRACE_OUT
+        except Unsupported:
+            trace_in = None  # not a long: the general route (and fastavro) decide
         for item in items:
             if type(item) is not Frame:
                 dead: DeadFrame = item  # type: ignore[assignment]
-                out.append(self._dead("frame", "FrameError", dead.reason, dead.raw, dead.offset, received_ns))
+                append(self._dead("frame", "FrameError", dead.reason, dead.raw, dead.offset, received_ns))
                 continue
             self.frames += 1
             header = item.header
-            if header.relay_domain != self.domain:
-                reason = f"relay domain {header.relay_domain} frame on the domain {self.domain} relay"
-                out.append(self._dead("route", "Unroutable", reason, item.raw, item.offset, received_ns))
+            if header.relay_domain != domain:
+                reason = f"relay domain {header.relay_domain} frame on the domain {domain} relay"
+                append(self._dead("route", "Unroutable", reason, item.raw, item.offset, received_ns))
                 continue
-            trace = {"relay_ns": header.timestamp, "bridge_in_ns": received_ns, "bridge_out_ns": clock()}
-            unroutable = None
-            for tlv in item.tlvs:
-                route = routes.get(type(tlv))
-                if route is None:
-                    if type(tlv) not in IGNORED:
-                        unroutable = [*(unroutable or ()), tlv_label(tlv)]
-                    continue
-                try:
-                    topic, key, rec = route(tlv, header, trace)
-                    out.append((topic, key.encode(), encoders[topic](rec)))
-                except (PulsearbError, ValueError, TypeError, OverflowError) as exc:
-                    reason = f"{tlv_label(tlv)}: {(str(exc).splitlines() or [''])[0]}"
-                    out.append(self._dead("encode", type(exc).__name__, reason, item.raw, item.offset, received_ns))
-            if unroutable:
-                reason = f"no topic for TLV {', '.join(unroutable)}"
-                out.append(self._dead("route", "Unroutable", reason, item.raw, item.offset, received_ns))
+            out_ns = clock()
+            tlvs = item.tlvs
+            if len(tlvs) == 1 and trace_in is not None:
+                # One TLV per frame: nearly all market data. Anything the fast route does not take goes the
+                # general way below, which then writes the record or the dead letter.
+                tlv = tlvs[0]
+                fast = fast_routes.get(type(tlv))
+                if fast is not None:
+                    try:
+                        ts = encode_long(header.timestamp)
+                        trace = _TRACE_HEAD + ts + trace_in + encode_long(out_ns) + b"\x00"
+                        append(fast(tlv, encode_int(header.source), encode_long(header.sequence), ts, trace))
+                        continue
+                    except Exception:  # the general route below decides, as it always did
+                        pass
+            self._route_general(item, received_ns, out_ns, out)
         return out
+
+    def _route_general(self, item: Frame, received_ns: int, out_ns: int, out: list[Encoded]) -> None:
+        """Route every TLV of a frame through ROUTES and the topics' encoders; append records and dead letters."""
+        header = item.header
+        trace = {"relay_ns": header.timestamp, "bridge_in_ns": received_ns, "bridge_out_ns": out_ns}
+        encoders, routes = self._encoders, ROUTES
+        unroutable = None
+        for tlv in item.tlvs:
+            route = routes.get(type(tlv))
+            if route is None:
+                if type(tlv) not in IGNORED:
+                    unroutable = [*(unroutable or ()), tlv_label(tlv)]
+                continue
+            try:
+                topic, key, rec = route(tlv, header, trace)
+                out.append((topic, key.encode(), encoders[topic](rec)))
+            except (PulsearbError, ValueError, TypeError, OverflowError) as exc:
+                reason = f"{tlv_label(tlv)}: {(str(exc).splitlines() or [''])[0]}"
+                out.append(self._dead("encode", type(exc).__name__, reason, item.raw, item.offset, received_ns))
+        if unroutable:
+            reason = f"no topic for TLV {', '.join(unroutable)}"
+            out.append(self._dead("route", "Unroutable", reason, item.raw, item.offset, received_ns))
 
     def _dead(self, stage: str, error_class: str, reason: str, raw: bytes, offset: int, received_ns: int) -> Encoded:
         self.dead[stage] += 1

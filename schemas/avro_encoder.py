@@ -67,7 +67,17 @@ HIGH_CACHE_SIZE = 4096
 
 
 def _high(h: int) -> bytes:
-    out = _varint(h)
+    """Varint of ``h = z >> 28`` (below 2**36 for a 64-bit ``z``) from the 14-bit tables, cached.
+
+    A miss is common where consecutive timestamps are seconds apart (replayed or synthetic data), so it is built
+    from the tables too rather than by a loop over 7-bit groups.
+    """
+    if h < 0x4000:
+        out = _V14[h]
+    elif h < 0x10000000:
+        out = _T14[h & 0x3FFF] + _V14[h >> 14]
+    else:
+        out = _T14[h & 0x3FFF] + _T14[h >> 14 & 0x3FFF] + _V14[h >> 28]
     if len(_HIGH) >= HIGH_CACHE_SIZE:
         _HIGH.clear()
     _HIGH[h] = out
@@ -228,6 +238,39 @@ class _Generator:
         self.blocks.append("\n".join([f"def {fn}(r):", *lines]))
         return fn
 
+    def values_function(self, schema: dict, names: tuple[str, ...], prefix: bytes, encoded: frozenset[str]) -> str:
+        """Name of the entry function encoding a record of ``schema`` given as positional values.
+
+        The function takes one argument per name of ``names`` (every field of the schema, in any order) and
+        returns ``prefix`` + the body with the fields in schema order: the same bytes the record entry returns for
+        the dict of those values. Fields named in ``encoded`` are passed already Avro-encoded (bytes) and are
+        copied as they are. As in the record entry, whatever a value it does not take raises becomes Unsupported.
+        """
+        fields = [f["name"] for f in schema["fields"]]
+        if sorted(names) != sorted(fields) or len(set(names)) != len(names):
+            msg = f"values encoder of {schema.get('name', '?')}: names {names} are not the fields {fields}"
+            raise ValueError(msg)
+        if not encoded <= set(fields):
+            msg = f"values encoder of {schema.get('name', '?')}: encoded {sorted(encoded)} are not all fields"
+            raise ValueError(msg)
+        fn = self._name("val")
+        arg = {name: f"a{i}" for i, name in enumerate(names)}
+        ind = "        "
+        lines: list[str] = []
+        parts = [self.const(prefix)] if prefix else []
+        for i, field in enumerate(schema["fields"]):
+            name = field["name"]
+            if name in encoded:
+                parts.append(arg[name])  # a non-bytes value makes the join below raise TypeError: Unsupported
+                continue
+            lines += self.emit(field["type"], arg[name], f"p{i}", ind)
+            parts.append(f"p{i}")
+        result = parts[0] if len(parts) == 1 else f"b''.join(({', '.join(parts)},))" if parts else "b''"
+        lines = ["    try:", *lines, f"{ind}return {result}", "    except _U:", "        raise"]
+        lines += ["    except Exception as exc:", "        raise _U from exc"]
+        self.blocks.append("\n".join([f"def {fn}({', '.join(arg[n] for n in names)}):", *lines]))
+        return fn
+
     def emit(self, schema: Any, v: str, out: str, ind: str) -> list[str]:
         """Statements that set ``out`` to the encoding of the value in local ``v`` (raise _U when unsure)."""
         schema = self.resolve(schema)
@@ -366,6 +409,54 @@ def generate_source(schema: dict, prefix: bytes = b"") -> tuple[str, dict[str, A
     return source, gen.consts
 
 
+def generate_values_source(
+    schema: dict, names: tuple[str, ...], prefix: bytes = b"", encoded: frozenset[str] = frozenset()
+) -> tuple[str, dict[str, Any]]:
+    """Return (source, constants) of the positional-values encoder of a record schema; its entry is ``encode``.
+
+    See :func:`compile_values_encoder` for the arguments.
+    """
+    if schema.get("type") not in ("record", "error"):
+        msg = f"compile_values_encoder takes a record schema, got {schema.get('type')!r}"
+        raise ValueError(msg)
+    named = dict(schema.get("__named_schemas") or {})
+    _named_types(schema, named)
+    gen = _Generator(named)
+    entry = gen.values_function(schema, tuple(names), prefix, frozenset(encoded))
+    source = "\n\n".join([*gen.blocks, f"encode = {entry}"]) + "\n"
+    return source, gen.consts
+
+
+def _build(source: str, consts: dict[str, Any], label: str) -> Callable[..., bytes]:
+    namespace: dict[str, Any] = {**_RUNTIME, **consts}
+    exec(compile(source, label, "exec"), namespace)
+    return namespace["encode"]
+
+
+def compile_values_encoder(
+    schema: dict, names: tuple[str, ...], prefix: bytes = b"", encoded: frozenset[str] = frozenset()
+) -> Callable[..., bytes]:
+    """Compile an encoder taking a record's field values positionally instead of a dict (the bridge's hot path).
+
+    ``encode(*values)`` equals what :func:`compile_encoder`'s encoder returns for ``dict(zip(names, values))``,
+    and raises :class:`Unsupported` where that encoder would; fields named in ``encoded`` are passed as their
+    Avro encoding (bytes computed once and shared, such as a frame's trace map) and copied verbatim.
+
+    Args:
+        schema: a record schema as ``fastavro.parse_schema`` returns it.
+        names: every field name of the schema, in the order the encoder takes them.
+        prefix: bytes put before the body (the single-object header).
+        encoded: fields passed already encoded.
+
+    Raises:
+        ValueError: not a record schema, ``names`` not exactly its fields, or ``encoded`` not among them.
+    """
+    source, consts = generate_values_source(schema, names, prefix, encoded)
+    encoder = _build(source, consts, f"<avro values encoder {schema.get('name', '?')}>")
+    encoder.__doc__ = f"Encode {schema.get('name', '?')} values {names} (generated by schemas/avro_encoder.py)."
+    return encoder
+
+
 def compile_encoder(schema: dict, prefix: bytes = b"") -> Encoder:
     """Compile an encoder for a parsed record schema: ``prefix`` + the record's Avro binary body.
 
@@ -376,8 +467,6 @@ def compile_encoder(schema: dict, prefix: bytes = b"") -> Encoder:
         ValueError: ``schema`` is not a record schema.
     """
     source, consts = generate_source(schema, prefix)
-    namespace: dict[str, Any] = {**_RUNTIME, **consts}
-    exec(compile(source, f"<avro encoder {schema.get('name', '?')}>", "exec"), namespace)
-    encoder: Encoder = namespace["encode"]
+    encoder: Encoder = _build(source, consts, f"<avro encoder {schema.get('name', '?')}>")
     encoder.__doc__ = f"Encode a {schema.get('name', '?')} record (generated by schemas/avro_encoder.py)."
     return encoder

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -24,7 +25,7 @@ import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from flows.errors import SchemaError
-from schemas.avro_encoder import Encoder, Unsupported, compile_encoder
+from schemas.avro_encoder import Encoder, Unsupported, compile_encoder, compile_values_encoder
 
 AVRO_DIR = Path(__file__).resolve().parent / "avro"
 HISTORY_DIR = AVRO_DIR / "history"
@@ -89,6 +90,16 @@ class TopicCodec:
             return self.compiled(record)  # type: ignore[misc]
         except Unsupported:
             return self.encode_reference(record)
+
+    def values_encoder(self, names: tuple[str, ...], encoded: frozenset[str] = frozenset()) -> Callable[..., bytes]:
+        """A compiled encoder taking the record's field values positionally, in the order of ``names``.
+
+        ``values_encoder(names)(*values)`` returns what :meth:`encode` returns for ``dict(zip(names, values))``
+        whenever the compiled encoder takes that record, and raises :class:`~schemas.avro_encoder.Unsupported`
+        otherwise (then build the dict and call :meth:`encode`). Fields in ``encoded`` are passed already
+        Avro-encoded. See :func:`schemas.avro_encoder.compile_values_encoder`.
+        """
+        return compile_values_encoder(self.schema, names, self.header, encoded)
 
     def encode_reference(self, record: dict[str, Any]) -> bytes:
         """Encode with ``fastavro.schemaless_writer`` (the reference the compiled encoder is held to).

@@ -17,12 +17,11 @@ and every offset is absolute within the stream (the number of bytes fed before i
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 from flows.errors import FrameError
-from flows.relay.codec import ChecksumPolicy, Frame, decode_frame
-from flows.relay.header import HEADER_SIZE, MAGIC, MAGIC_BYTES
+from flows.relay.codec import DEFAULT_POLICY, ChecksumPolicy, Frame, decode_checked
+from flows.relay.header import HEADER_SIZE, HEADER_STRUCT, MAGIC, MAGIC_BYTES
 from flows.relay.protocol import MAX_PAYLOAD
 from flows.relay.tlv import UnknownTlv
 
@@ -30,7 +29,7 @@ from flows.relay.tlv import UnknownTlv
 MAX_DEAD_BYTES = 65536
 
 _LIMITS = {int(d): limit for d, limit in MAX_PAYLOAD.items()}
-_PEEK = struct.Struct("<IB19xI").unpack_from  # magic, relay_domain, payload_size
+_HEADER = HEADER_STRUCT.unpack_from  # the whole header, read once per frame and handed to decode_checked
 _MAGIC_TAIL = len(MAGIC_BYTES) - 1  # bytes kept back when no magic is found: a magic may straddle chunks
 
 
@@ -123,7 +122,8 @@ class Framer:
         """Frame as much of ``buf`` as possible into ``out``; return how many bytes were consumed."""
         pos = 0
         n = len(buf)
-        policy, base = self.policy, self._base
+        policy, base = self.policy or DEFAULT_POLICY, self._base
+        limits, emit_hellos, append = _LIMITS, self.emit_hellos, out.append
         frames = unknown = 0
         while pos < n:
             if n - pos < HEADER_SIZE:
@@ -136,13 +136,14 @@ class Framer:
                     self._hold_dead(buf, pos, n, f"truncated header: {n - pos} of {HEADER_SIZE} bytes", out)
                     pos = n
                 break
-            magic, domain, size = _PEEK(buf, pos)
+            fields = _HEADER(buf, pos)
+            magic, domain, _, _, _, _, sequence, size, _ = fields
             if magic != MAGIC:
                 pos, found = self._skip_to_magic(buf, pos, out, final)
                 if not found:
                     break
                 continue
-            limit = _LIMITS.get(domain)
+            limit = limits.get(domain)
             if limit is None or size > limit:
                 reason = (
                     f"unknown relay domain {domain}"
@@ -159,22 +160,25 @@ class Framer:
                 pos = self._skip_bad_start(buf, pos, reason, out, final)
                 continue
             try:
-                frame = decode_frame(buf, offset=pos, policy=policy, base=base)
+                # decode_frame less the header checks just made (the header is not read twice).
+                frame = decode_checked(buf, pos, end, fields, policy, base)
             except FrameError as exc:
                 pos = self._skip_bad_start(buf, pos, exc.reason, out, final)
                 continue
             if self._dead is not None:
                 self._release_dead(out)
             pos = end
-            if size == 0 and frame.header.sequence == 0:
+            if size == 0 and sequence == 0:
                 self.hellos += 1
-                if not self.emit_hellos:
+                if not emit_hellos:
                     continue
             frames += 1
-            for tlv in frame.tlvs:
-                if type(tlv) is UnknownTlv:
-                    unknown += 1
-            out.append(frame)
+            tlvs = frame.tlvs
+            if len(tlvs) != 1 or type(tlvs[0]) is UnknownTlv:
+                for tlv in tlvs:
+                    if type(tlv) is UnknownTlv:
+                        unknown += 1
+            append(frame)
         self.frames += frames
         self.unknown_tlvs += unknown
         return pos

@@ -26,6 +26,19 @@ _STATE = struct.Struct("<QQQQQQQQQQiIHBBB3x" + _A * 3)
 _SYNC = struct.Struct("<QQQQQQHBB12x" + _A * 3)
 _INFO = struct.Struct("<QQIHBBBBBx20s20s20s")
 
+#: Raw address -> its ``0x`` hex, for the hot decoders: the same pools and tokens come in frame after frame, and a
+#: cached string also keeps its hash for the Avro encoder's string cache. Emptied when full.
+_HEX: dict[bytes, str] = {}
+ADDRESS_CACHE_SIZE = 4096
+
+
+def _hex(raw: bytes) -> str:
+    out = "0x" + raw.hex()
+    if len(_HEX) >= ADDRESS_CACHE_SIZE:
+        _HEX.clear()
+    _HEX[raw] = out
+    return out
+
 
 @dataclass(frozen=True, slots=True)
 class PoolSwap(Tlv):
@@ -124,9 +137,9 @@ class PoolSwap(Tlv):
             venue,
             din,
             dout,
-            "0x" + pool.hex(),
-            "0x" + tin.hex(),
-            "0x" + tout.hex(),
+            _HEX.get(pool) or _hex(pool),
+            _HEX.get(tin) or _hex(tin),
+            _HEX.get(tout) or _hex(tout),
             price,
         )
 
@@ -233,9 +246,9 @@ class PoolState(Tlv):
             ptype,
             d0,
             d1,
-            "0x" + pool.hex(),
-            "0x" + t0.hex(),
-            "0x" + t1.hex(),
+            _HEX.get(pool) or _hex(pool),
+            _HEX.get(t0) or _hex(t0),
+            _HEX.get(t1) or _hex(t1),
         )
 
 

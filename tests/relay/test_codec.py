@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.errors import FrameError
-from flows.relay.codec import ChecksumPolicy, Frame, decode_frame, encode_frame, encode_tlvs
+from flows.relay.codec import ChecksumPolicy, Frame, decode_checked, decode_frame, encode_frame, encode_tlvs
 from flows.relay.header import HEADER_STRUCT, MAGIC, compute_checksum
 from flows.relay.protocol import MAX_PAYLOAD, RelayDomain
 from flows.relay.tlv import (
@@ -65,9 +65,7 @@ def test_every_tlv_type_round_trips(cls: type[Tlv], data: st.DataObject) -> None
     flags=st.integers(0, 255),
     crc=st.booleans(),
 )
-def test_frames_round_trip(
-    tlvs: list[Tlv], sequence: int, timestamp: int, source: int, flags: int, crc: bool
-) -> None:
+def test_frames_round_trip(tlvs: list[Tlv], sequence: int, timestamp: int, source: int, flags: int, crc: bool) -> None:
     size = len(encode_tlvs(tlvs))
     domain = next(d for d in RelayDomain if MAX_PAYLOAD[d] >= size) if size <= 32768 else None
     if domain is None:
@@ -288,3 +286,57 @@ def test_empty_frame_and_hello() -> None:
     assert hello == bytes.fromhex("efbeadde01010200") + bytes(24)
     frame = decode_frame(hello)
     assert isinstance(frame, Frame) and frame.tlvs == () and frame.header.payload_size == 0
+
+
+POLICIES = [ChecksumPolicy(), ChecksumPolicy.every(), ChecksumPolicy.none(), ChecksumPolicy.every(allow_zero=False)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tlvs=st.lists(
+        st.one_of(any_known_tlv, st.builds(UnknownTlv, st.integers(0, 254), st.binary(max_size=40))), max_size=3
+    ),
+    domain=st.sampled_from(list(RelayDomain)),
+    version=st.sampled_from([1, 1, 2]),
+    crc=st.booleans(),
+    flips=st.lists(st.tuples(st.integers(28, 10_000), st.integers(0, 7)), max_size=2),
+    cut=st.integers(0, 40),
+    policy=st.sampled_from(POLICIES),
+    lead=st.binary(max_size=5),
+)
+def test_decode_checked_is_decode_frame_after_the_header_checks(
+    tlvs: list[Tlv],
+    domain: RelayDomain,
+    version: int,
+    crc: bool,
+    flips: list[tuple[int, int]],
+    cut: int,
+    policy: ChecksumPolicy,
+    lead: bytes,
+) -> None:
+    """The framer's decode (header read and checked by the caller) returns or raises exactly what decode_frame does."""
+    try:
+        raw = encode_frame(domain, 4, tlvs, sequence=9, timestamp_ns=2, checksum=crc, version=version)
+    except FrameError:
+        return  # above the domain limit
+    buf = bytearray(lead + raw)
+    for pos, bit in flips:  # CRC, TLV headers and values damaged; the header's checked fields left alone
+        buf[len(lead) + pos % len(raw)] ^= (1 << bit) if pos % len(raw) >= 28 else 0
+    # Now and then a frame cut short inside its payload: the caller would not decode it.
+    buf = bytes(buf[: max(len(lead) + 32, len(buf) - cut % 3)])
+    fields = HEADER_STRUCT.unpack_from(buf, len(lead))
+    end = len(lead) + 32 + fields[7]
+    try:
+        expected: Frame | str = decode_frame(buf, offset=len(lead), policy=policy, base=100)
+    except FrameError as exc:
+        expected = f"{exc.reason} @{exc.offset}"
+    if end > len(buf):
+        assert isinstance(expected, str) and expected.startswith("truncated frame")
+        return
+    try:
+        got: Frame | str = decode_checked(buf, len(lead), end, fields, policy, 100)
+    except FrameError as exc:
+        got = f"{exc.reason} @{exc.offset}"
+    assert got == expected
+    if isinstance(got, Frame):
+        assert isinstance(expected, Frame) and got.offset == expected.offset == 100 + len(lead)

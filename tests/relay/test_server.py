@@ -44,6 +44,8 @@ def test_broadcast_to_every_client_including_the_sender(sock_dir: Path, collecto
             sender.client.send(raw)
         sender.client.send(encode_frame(2, 20, [S["ArbitrageSignal"]], sequence=9, timestamp_ns=9))  # wrong domain
         assert wait_for(lambda: all(len(c.frames) == 50 for c in consumers) and len(sender.frames) == 51)
+        # The foreign frame is never forwarded, so nothing above waits for it: wait until the relay has counted it.
+        assert wait_for(lambda: relay.stats(MD).foreign == 1)
         for c in consumers:
             assert [f.raw for f in c.frames] == sent
             assert c.client.framer.hellos == 1  # forwarded, tolerated
