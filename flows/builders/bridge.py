@@ -17,7 +17,6 @@ goes on.
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from typing import Any
@@ -36,24 +35,6 @@ from flows.spec import FlowSpec
 from sinks.kafka import KafkaDeliveryError, KafkaWriter
 
 log = logging.getLogger(__name__)
-
-#: Allocations between two young-generation collections in a bridge process (CPython's default is 700).
-GC_GEN0_THRESHOLD = 20_000
-
-
-def tune_gc() -> None:
-    """Make the garbage collector cheap for the bridge process (called once the flow is built, in the process).
-
-    A relay read of 1 MiB holds about 5,000 frames of 3 to 4 tracked objects each (frame, header, TLV, tuple) until
-    they are routed, so the collector runs dozens of times per read, promotes them, and every full collection
-    walks the whole import-time heap (Bytewax, confluent-kafka, fastavro): about 2 us per record, a fifth of the
-    bridge's CPU. Nearly everything is freed by reference counting anyway. Freezing the heap built so far keeps
-    full collections off it, and a larger young generation makes collections rarer; cycles are still collected.
-    """
-    gc.freeze()
-    gen0, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(max(gen0, GC_GEN0_THRESHOLD), gen1, gen2)
-
 
 def bridge_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
     """Relay socket -> decode -> Avro -> market.* topics; bad frames -> dlq.relay with raw bytes, reason, offset.
@@ -158,6 +139,4 @@ class BridgeSink(DynamicSink[list[Encoded]]):
         self._extra = extra or {}
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _SinkPartition:
-        part = _SinkPartition(self._flow, self._bootstrap, self._extra)
-        tune_gc()  # the flow is built and running in this process by now
-        return part
+        return _SinkPartition(self._flow, self._bootstrap, self._extra)
