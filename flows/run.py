@@ -53,9 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         from flows.connectors.broker_health import wait_reachable
 
         wait_reachable(args.bootstrap, timeout_s=5.0)  # one line with the fix, before building anything
+        from flows.logs import json_handler
+
         logging.basicConfig(
             level=os.environ.get("PULSEARB_LOG_LEVEL", spec.observability.log_level).upper(),
-            format='{"ts":"%(asctime)s","level":"%(levelname)s","flow":"' + spec.name + '","msg":%(message)r}',
+            handlers=[json_handler(sys.stderr, {"flow": spec.name})],
         )
         from bytewax.recovery import RecoveryConfig, init_db_dir
         from bytewax.run import cli_main

@@ -80,10 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; errors a user can cause end in one line on stderr and a non-zero exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter('{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":%(message)r}')
-    )
+    from flows.logs import json_handler
+
+    handler = json_handler(sys.stderr)
     if not args.debug:
         handler.addFilter(_LibraryWarnings())
     logging.basicConfig(level=logging.DEBUG if args.debug else args.log_level.upper(), handlers=[handler])

@@ -11,6 +11,7 @@ process of the stack or the flows accepts traffic on a non-loopback address (/pr
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -239,3 +240,13 @@ def test_nothing_listens_beyond_loopback(deployed: Deployed) -> None:
         if not kind.startswith("supervisor:"):
             assert deployed.sockets[pid], f"{kind} (pid {pid}) listens on nothing: the check would be vacuous"
     assert not [str(s) for s in every if not s.loopback], "a process accepts traffic beyond loopback"
+
+
+def test_flow_logs_are_json_lines(deployed: Deployed) -> None:
+    # Our own lines are JSON objects (librdkafka and Rust write their own formats to the same stream).
+    logs = {w: c for w, c in deployed.texts.items() if w.endswith(".log") and "flows" in w}
+    ours = [line for c in logs.values() for line in c.decode(errors="replace").splitlines() if line.startswith("{")]
+    assert ours, f"no JSON log line in {sorted(logs)}"
+    for line in ours:
+        entry = json.loads(line)
+        assert {"ts", "level", "logger", "msg", "flow"} <= set(entry), line
