@@ -21,8 +21,8 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartiti
 from confluent_kafka.admin import AdminClient
 
 from flows.connectors.stop import STOP
-from flows.metrics import CONSUMER_LAG, ENDPOINT_UP
-from sinks.kafka import KafkaDeliveryError, KafkaWriter, client_config
+from flows.metrics import CONSUMER_LAG
+from sinks.kafka import KafkaWriter, client_config
 
 _IDLE_WAIT = timedelta(milliseconds=2)
 _DRAIN_IDLE_S = 0.25
@@ -213,20 +213,15 @@ class KafkaSource(FixedPartitionedSource[KafkaRecord, int]):
 
 
 class _SinkPartition(StatelessSinkPartition[OutRecord]):
-    def __init__(self, bootstrap: str, extra: dict[str, Any], flow: str) -> None:
+    # The broker gauge (pulsearb_endpoint_up{endpoint="broker"}) has one writer: flows.connectors.broker_health.
+    def __init__(self, bootstrap: str, extra: dict[str, Any]) -> None:
         self.writer = KafkaWriter(bootstrap, extra)
-        self._broker_up = ENDPOINT_UP.labels(flow, "broker")
 
     def write_batch(self, items: list[OutRecord]) -> None:
         for item in items:
             self.writer.produce(item.topic, item.key, item.value)
         # Delivered before the epoch (and the upstream offsets) can be committed: at-least-once.
-        try:
-            self.writer.flush()
-        except KafkaDeliveryError:
-            self._broker_up.set(0)
-            raise
-        self._broker_up.set(1)
+        self.writer.flush()
 
     def close(self) -> None:
         self.writer.flush()
@@ -240,4 +235,4 @@ class KafkaSink(DynamicSink[OutRecord]):
         self._extra = extra or {}
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _SinkPartition:
-        return _SinkPartition(self._bootstrap, self._extra, step_id.split(".", 1)[0])
+        return _SinkPartition(self._bootstrap, self._extra)
