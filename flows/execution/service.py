@@ -26,7 +26,7 @@ from flows.opportunity import Opportunity
 from flows.risk.engine import Decision, Market, Reason, decide
 from flows.risk.kill_switch import KillSwitch
 from flows.risk.limits import RiskLimits
-from flows.risk.state import OpenTrade, RiskState, from_dict, opened, released, settled, to_dict, utc_day
+from flows.risk.state import OpenTrade, RiskState, from_dict, opened, released, settled, to_dict
 from schemas.serde import codec
 
 log = logging.getLogger(__name__)
@@ -250,9 +250,8 @@ class RiskExecution:
     def pnl_today_usd(self) -> float:
         """Realized PnL of the UTC day in USD, for display: each token's raw PnL at the USD value per unit of the
         newest opportunity in it (a token not seen since a restart counts 0 until its next opportunity)."""
-        if utc_day(self.clock()) != self.state.day:
-            return 0.0
-        return sum(pnl * self._usd_per_unit.get(token, 0.0) for token, pnl in self.state.pnl_today.items())
+        today = self.state.pnl_on(self.clock())
+        return sum((pnl * self._usd_per_unit.get(token, 0.0) for token, pnl in today.items()), 0.0)
 
     def breaker_open(self) -> bool:
         """True while the breaker rejects everything."""

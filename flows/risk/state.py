@@ -87,11 +87,13 @@ class RiskState:
         """Number of open trades on ``pair``."""
         return sum(1 for t in self.open.values() if t.pair == pair)
 
+    def pnl_on(self, now_ns: int) -> Mapping[str, int]:
+        """Realized net PnL per token of the UTC day of ``now_ns`` (empty once that day has no trades yet)."""
+        return self.pnl_today if utc_day(now_ns) == self.day else {}
+
     def loss_today(self, token: str, now_ns: int) -> int:
         """Realized loss today in ``token`` (0 when the day's PnL is not negative), raw units."""
-        if utc_day(now_ns) != self.day:
-            return 0
-        return max(0, -self.pnl_today.get(token, 0))
+        return max(0, -self.pnl_on(now_ns).get(token, 0))
 
 
 def opened(state: RiskState, trade: OpenTrade) -> RiskState:
