@@ -99,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         epoch = timedelta(seconds=args.epoch_interval or spec.recovery.snapshot_interval_s)
         addresses = args.addresses.split(";") if args.addresses else None
         if args.peers and spec.resources.processes > 1:
-            addresses = [
-                args.peers.format(i=i, p=args.peer_base_port + i) for i in range(spec.resources.processes)
-            ]
+            addresses = [args.peers.format(i=i, p=args.peer_base_port + i) for i in range(spec.resources.processes)]
         if addresses is None:
             process_id = None
         cli_main(

@@ -36,6 +36,7 @@ from sinks.kafka import KafkaDeliveryError, KafkaWriter
 
 log = logging.getLogger(__name__)
 
+
 def bridge_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
     """Relay socket -> decode -> Avro -> market.* topics; bad frames -> dlq.relay with raw bytes, reason, offset.
 

@@ -77,9 +77,11 @@ def test_systemd_units_parse_and_cover_every_spec() -> None:
     target.read_string((SYSTEMD_DIR / "pulsearb.target").read_text())
     wants = target["Unit"]["Wants"].split()
     for spec in load_specs():
-        instances = [spec.name] if spec.resources.processes == 1 else [
-            f"{spec.name}-{i}" for i in range(spec.resources.processes)
-        ]
+        instances = (
+            [spec.name]
+            if spec.resources.processes == 1
+            else [f"{spec.name}-{i}" for i in range(spec.resources.processes)]
+        )
         for inst in instances:
             assert f"pulsearb-flow@{inst}.service" in wants
             env = (SYSTEMD_DIR / "env" / f"{inst}.env").read_text()
