@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from web3 import Web3
 
-from ops.stack import stack
+from ops.stack import process, stack
+from ops.stack.chain import chain_spec, rpc_call
 from ops.stack.stack import StackInfo
 
 
@@ -25,3 +28,31 @@ def broker_stack(stack_home: Path) -> Iterator[StackInfo]:
         yield info
     finally:
         stack.down(stack_home)
+
+
+@dataclass
+class AnvilNode:
+    """A running anvil (real JSON-RPC EVM) on a free loopback port."""
+
+    url: str
+    w3: Web3
+
+    def fund(self, address: str, wei: int = 10**21) -> None:
+        """Set an account's native balance."""
+        rpc_call(self.url, "anvil_setBalance", [address, hex(wei)])
+
+    def rpc(self, method: str, params: list | None = None) -> object:
+        """One raw JSON-RPC call (``evm_snapshot``, ``evm_revert``, ``evm_mine`` ...)."""
+        return rpc_call(self.url, method, params or [], timeout=30.0)
+
+
+@pytest.fixture(scope="module")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
+    """One anvil per test module (automine), stopped by pid at the end."""
+    port = process.free_port()
+    pid = process.start(chain_spec(port), tmp_path_factory.mktemp("anvil"))
+    try:
+        url = f"http://127.0.0.1:{port}"
+        yield AnvilNode(url, Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60})))
+    finally:
+        process.stop_pid(pid)

@@ -16,7 +16,7 @@ from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
 from flows.errors import StackError
-from flows.execution.abi import load_artifact
+from flows.execution.abi import Artifact, load_artifact
 from flows.execution.signer import Signer
 
 DEPLOY_GAS = 6_000_000
@@ -91,14 +91,22 @@ class TxSender:
         """Send ``contract.fn(*args)``."""
         return self.send(contract.address, contract.encode_abi(fn, args=list(args)), f"{fn}", gas=gas)
 
+    @property
+    def next_nonce(self) -> int:
+        """The nonce the next transaction will use."""
+        return self._nonce
+
     def deploy(self, name: str, *args: Any) -> tuple[str, Sent]:
-        """Deploy artifact ``name``; returns (its future address, the transaction)."""
+        """Deploy committed artifact ``name`` (contracts/artifacts); returns (its future address, the transaction)."""
+        return self.deploy_artifact(load_artifact(name), *args)
+
+    def deploy_artifact(self, artifact: Artifact, *args: Any, gas: int = DEPLOY_GAS) -> tuple[str, Sent]:
+        """Deploy ``artifact`` with constructor ``args``; returns (its future address, the transaction)."""
         from web3.utils.address import get_create_address
 
-        artifact = load_artifact(name)
         data = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode).constructor(*args).data_in_transaction
         address = get_create_address(self.signer.address, self._nonce)
-        return address, self.send(None, data, f"deploy {name}", gas=DEPLOY_GAS)
+        return address, self.send(None, data, f"deploy {artifact.name}", gas=gas)
 
     def wait(self, sent: Sequence[Sent], timeout_s: float = 30.0) -> None:
         """Wait for every receipt and require status 1.
