@@ -53,9 +53,17 @@ class Opportunity:
     block_number: int
     detected_ns: int
     valid_until_ns: int
+    kinds: tuple[str, ...] = ()
+    """Each hop's pool kind, ``v2`` (constant product) or ``v3`` (concentrated liquidity); a CEX leg is ``cex``.
+    Empty: not stated (a record written before kinds existed), read as every hop ``v2`` (:attr:`hop_kinds`)."""
     trace: dict[str, int] = field(default_factory=dict, compare=False)
     native_price: NativePrice | None = field(default=None, compare=False)
     """Price of 1 wei of the gas token in raw ``token_in`` units the gas cost was converted at (not serialized)."""
+
+    @property
+    def hop_kinds(self) -> tuple[str, ...]:
+        """``kinds``, or ``v2`` for every pool when the record does not state them."""
+        return self.kinds or ("v2",) * len(self.pools)
 
     @property
     def gross_profit(self) -> int:
@@ -101,6 +109,7 @@ def to_record(opp: Opportunity) -> dict[str, Any]:
         "pools": list(opp.pools),
         "venues": list(opp.venues),
         "fees_bps": list(opp.fees_bps),
+        "kinds": list(opp.kinds),
         "amount_in": u256(opp.amount_in),
         "amount_out": u256(opp.amount_out),
         "gross_profit": i256(opp.gross_profit),
@@ -156,5 +165,6 @@ def from_record(rec: dict[str, Any]) -> Opportunity:
         block_number=rec["block_number"],
         detected_ns=rec["detected_ns"],
         valid_until_ns=rec["valid_until_ns"],
+        kinds=tuple(rec.get("kinds", ())),
         trace=dict(rec.get("trace", {})),
     )

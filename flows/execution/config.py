@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.errors import ConfigError
+from flows.execution.plan import CAPITAL_MODES
 from flows.risk.validate import ADDRESS_RE, MISSING, Problems, address, integer, number
 
 DEPLOYMENT_ENV = "PULSEARB_DEPLOYMENT"
@@ -27,8 +28,11 @@ class ExecutionConfig:
 
     Attributes:
         mode: ``live`` (simulate, then send) or ``dry_run`` (simulate only; nothing is signed or sent).
+        capital: where a cycle's input comes from: ``flash_swap`` (the default: the cycle's first pool pays out
+            first and is paid back at the end; no capital, no lender), ``own`` (the executor's balance) or
+            ``flash_loan`` (an ERC-3156 loan from ``flash_lender``, its fee paid out of the profit).
         executor: ArbExecutor address (lower-case).
-        flash_lender: FlashLender address for opportunities priced with a flash fee ("" = own funds only).
+        flash_lender: FlashLender address, used when ``capital`` is ``flash_loan``.
         deployment: deployment file the addresses came from ("" if given in the spec).
         chain_id: the chain the flow must be connected to (0: take the node's, after checking the deployment's).
         gas_limit: gas limit of an execution, units of gas.
@@ -45,6 +49,7 @@ class ExecutionConfig:
     """
 
     mode: str = "live"
+    capital: str = "flash_swap"
     executor: str = ""
     flash_lender: str = ""
     deployment: str = ""
@@ -80,12 +85,17 @@ def parse_execution(raw: Any, problems: Problems, where: tuple[str, ...] = ("ris
     if mode not in MODES:
         problems.add((*where, "mode"), "one of live, dry_run", mode)
         mode = d.mode
+    capital = raw.get("capital", d.capital)
+    if capital not in CAPITAL_MODES:
+        problems.add((*where, "capital"), f"one of {', '.join(CAPITAL_MODES)}", capital)
+        capital = d.capital
     deployment = raw.get("deployment", "")
     if not isinstance(deployment, str):
         problems.add((*where, "deployment"), "a file path", deployment)
         deployment = ""
     return ExecutionConfig(
         mode=mode,
+        capital=capital,
         executor=address(problems, (*where, "executor"), raw.get("executor", ""), allow_empty=True),
         flash_lender=address(problems, (*where, "flash_lender"), raw.get("flash_lender", ""), allow_empty=True),
         deployment=deployment,

@@ -54,3 +54,10 @@ class ChainError(ExecutionError):
 
 class SignerError(ExecutionError):
     """The signing key is missing, malformed, or stored unsafely. Never carries the key."""
+
+
+class KillSwitchOn(PulsearbError):
+    """A broadcast was refused because the kill switch is on: nothing left the process.
+
+    Not an :class:`ExecutionError` on purpose: it is a decision of this process, not an answer of the node.
+    """

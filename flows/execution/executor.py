@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from flows.errors import ConfigError
@@ -29,6 +30,7 @@ from flows.execution.errors import (
     ChainUnavailable,
     ExecutionError,
     ExecutionReverted,
+    KillSwitchOn,
     NonceTooLow,
     ReplacementUnderpriced,
 )
@@ -38,9 +40,11 @@ from flows.execution.nonce import NonceManager
 from flows.execution.outcome import Finished, context_of
 from flows.execution.plan import (
     Fees,
+    RouteError,
     TxPlan,
     bumped,
     cancel_plan,
+    expected_profit,
     fee_caps,
     opportunity_id_bytes32,
     plan_execution,
@@ -53,6 +57,7 @@ from flows.opportunity import Opportunity
 log = logging.getLogger(__name__)
 
 OWNER_SELECTOR = function_signature_to_4byte_selector("owner()")
+FLASH_FEE_SELECTOR = function_signature_to_4byte_selector("flashFee(address,uint256)")
 MAX_POLL_BACKOFF_S = 2.0
 """Longest wait between receipt polls while the node does not answer: a recovered node is seen within it."""
 
@@ -77,7 +82,9 @@ class Executor:
         ledger: the execution ledger (persisted before every broadcast).
         config: executor settings (executor address filled in).
         gas_price_cap_wei: the risk limit ``max_gas_price_wei`` (fee caps never exceed it).
-        kill_switch: returns True while sending must stop (checked again right before each broadcast).
+        kill_switch: returns True while sending must stop: checked by :meth:`_broadcast`, the one path every
+            transaction takes to the node (a first send, a fee-bumped replacement, a cancellation, a re-broadcast
+            after a restart), right before the ledger write and the send.
         clock: ns since epoch.
     """
 
@@ -129,6 +136,15 @@ class Executor:
                 "(python -m ops.chain.deploy) or fix risk.execution.executor"
             )
             raise ConfigError(msg)
+        if self.config.capital == "flash_loan" and not self.config.flash_lender:
+            msg = (
+                "risk.execution.capital is flash_loan but no flash lender is configured: set "
+                "risk.execution.flash_lender (or deploy one with python -m ops.chain.deploy), or use flash_swap"
+            )
+            raise ConfigError(msg)
+        if self.config.capital == "flash_loan" and not self.chain.code(self.config.flash_lender):
+            msg = f"no contract at flash lender address {self.config.flash_lender} on chain {self.chain_id}"
+            raise ConfigError(msg)
         owner_word = self.chain.call(
             {"to": to_checksum_address(self.config.executor), "data": "0x" + OWNER_SELECTOR.hex()}
         )
@@ -171,9 +187,9 @@ class Executor:
             if entry.attempts and now < int(entry.context.get("valid_until_ns", 0)):
                 last = entry.attempts[-1]
                 try:
-                    self.chain.send(bytes.fromhex(last.raw), last.tx_hash)
-                except (AlreadyKnown, ChainUnavailable):
-                    pass
+                    self._broadcast(entry, bytes.fromhex(last.raw), last.tx_hash)
+                except (AlreadyKnown, ChainUnavailable, KillSwitchOn):
+                    pass  # followed like any transaction in flight; the policy cancels or abandons it if needed
                 except ExecutionError as exc:
                     done.append(self._final(tracked, "failed", reason=str(exc), failure=True))
                     continue
@@ -204,24 +220,34 @@ class Executor:
             the transaction is in flight and :meth:`poll` reports it.
         """
         fees = fee_caps(head.base_fee_wei, self.config.priority_fee_wei, self.cap)
-        plan = plan_execution(
-            opp,
-            chain_id=self.chain_id,
-            executor=self.config.executor,
-            fees=fees,
-            gas_limit=self.config.gas_limit,
-            min_net_profit=min_net_profit,
-            flash_lender=self.config.flash_lender,
-        )
+        try:
+            plan = plan_execution(
+                opp,
+                chain_id=self.chain_id,
+                executor=self.config.executor,
+                fees=fees,
+                gas_limit=self.config.gas_limit,
+                min_net_profit=min_net_profit,
+                capital=self.config.capital,
+                flash_lender=self.config.flash_lender,
+            )
+        except RouteError as exc:
+            plan = cancel_plan(self.sender, self.chain_id, fees)  # a placeholder: nothing is signed or sent
+            tracked = _Tracked(Entry(opp.id, SENDING, None, (), context_of(opp, plan, self.sender, trace)), plan, 0, 0)
+            return self._final(tracked, "failed", reason=str(exc), failure=False)
         entry = Entry(opp.id, SENDING, None, (), context_of(opp, plan, self.sender, trace))
         tracked = _Tracked(entry, plan, 0, 0, trace=trace)
         try:
+            lender_fee = self._lender_fee(opp) if plan.kind == "flash_loan" else None
             simulated = self.chain.simulate(plan, self.sender)
         except ExecutionReverted as exc:
             return self._final(tracked, "failed", reason=f"simulation: {exc.reason or 'reverted'}", failure=False)
         except ExecutionError as exc:
             return self._final(tracked, "failed", reason=str(exc), failure=True)
-        predicted = opp.amount_out - opp.amount_in - opp.flash_fee
+        predicted = expected_profit(opp, plan.kind, lender_fee)
+        if lender_fee is not None:
+            context = context_of(opp, plan, self.sender, trace, predicted)
+            tracked.entry = replace(tracked.entry, context=context)
         if abs(simulated.profit - predicted) * 10_000 > self.config.simulation_tolerance_bps * max(predicted, 1):
             reason = f"simulation: profit {simulated.profit} differs from the predicted {predicted} (stale pool view)"
             return self._final(tracked, "failed", reason=reason, failure=False)
@@ -229,9 +255,13 @@ class Executor:
             return self._final(
                 tracked, "dry_run", amount_out=simulated.amount_out, profit=simulated.profit, failure=False
             )
-        if self.kill_switch():
-            return self._final(tracked, "aborted", reason="kill switch turned on before sending", failure=False)
         return self._send_new(tracked)
+
+    def _lender_fee(self, opp: Opportunity) -> int:
+        """The flash lender's fee for borrowing ``opp.amount_in`` of its start token (ERC-3156 ``flashFee``)."""
+        data = FLASH_FEE_SELECTOR + encode(["address", "uint256"], [to_checksum_address(opp.token_in), opp.amount_in])
+        word = self.chain.call({"to": to_checksum_address(self.config.flash_lender), "data": "0x" + data.hex()})
+        return int.from_bytes(word[:32], "big")
 
     def _send_new(self, tracked: _Tracked) -> Finished | None:
         assert self.signer is not None
@@ -242,12 +272,17 @@ class Executor:
             attempt = Attempt(
                 signed.tx_hash, signed.raw.hex(), tracked.plan.kind, fees.max_fee_per_gas, fees.max_priority_fee_per_gas
             )
-            tracked.entry = replace(tracked.entry, nonce=nonce, attempts=(attempt,), state=SENDING)
-            self.ledger.write_execution(tracked.entry, self.clock())  # durable before it leaves the process
+            unsent = tracked.entry
+            tracked.entry = replace(unsent, nonce=nonce, attempts=(attempt,), state=SENDING)
             sent_ns = self.clock()
             tracked.trace["exec_sent_ns"] = sent_ns
             try:
-                self.chain.send(signed.raw, signed.tx_hash)
+                self._broadcast(tracked.entry, signed.raw, signed.tx_hash, restore=unsent)
+            except KillSwitchOn:
+                self.nonces.release(nonce)
+                tracked.entry = unsent
+                del tracked.trace["exec_sent_ns"]
+                return self._final(tracked, "aborted", reason="kill switch turned on before sending", failure=False)
             except AlreadyKnown:
                 pass
             except (NonceTooLow, ReplacementUnderpriced) as exc:
@@ -385,12 +420,15 @@ class Executor:
         plan = (
             tracked.plan.with_fees(fees) if action is Action.REPLACE else cancel_plan(self.sender, self.chain_id, fees)
         )
-        self._send_attempt(tracked, plan)
+        if not self._send_attempt(tracked, plan):
+            return None  # kill switch on: nothing more goes out; the trade is settled if mined, else abandoned
         tracked.replaced = True
         tracked.cancelled = tracked.cancelled or action is Action.CANCEL
         return None
 
-    def _send_attempt(self, tracked: _Tracked, plan: TxPlan) -> None:
+    def _send_attempt(self, tracked: _Tracked, plan: TxPlan) -> bool:
+        """Sign and broadcast a replacement or cancellation with the tracked nonce; False if the kill switch
+        refused it (nothing recorded, nothing sent)."""
         assert self.signer is not None and tracked.entry.nonce is not None
         signed = self.signer.sign(plan.tx(tracked.entry.nonce))
         attempt = Attempt(
@@ -401,13 +439,44 @@ class Executor:
             plan.fees.max_priority_fee_per_gas,
             self.clock(),
         )
-        tracked.entry = replace(tracked.entry, attempts=(*tracked.entry.attempts, attempt))
-        self.ledger.write_execution(tracked.entry, self.clock())
+        unsent = tracked.entry
+        tracked.entry = replace(unsent, attempts=(*unsent.attempts, attempt))
         try:
-            self.chain.send(signed.raw, signed.tx_hash)
+            self._broadcast(tracked.entry, signed.raw, signed.tx_hash, restore=unsent)
+        except KillSwitchOn:
+            tracked.entry = unsent
+            log.warning("%s for %s not sent: the kill switch is on", plan.kind, unsent.opportunity_id)
+            return False
         except (AlreadyKnown, NonceTooLow, ReplacementUnderpriced) as exc:
             log.warning("%s attempt for %s not accepted: %s", plan.kind, tracked.entry.opportunity_id, exc)
         log.warning("%s sent for %s: %s", plan.kind, tracked.entry.opportunity_id, signed.tx_hash)
+        return True
+
+    def _broadcast(self, entry: Entry, raw: bytes, tx_hash: str, restore: Entry | None = None) -> None:
+        """Persist ``entry`` (which holds this signed transaction), then send it: the one path any transaction
+        takes to the node, so the kill switch is checked here and only here: before the ledger write, and again
+        after it (the write waits for an fsync, long enough for the switch to turn on), right before the send.
+
+        Args:
+            entry: the ledger row holding the transaction.
+            raw: the signed transaction.
+            tx_hash: its hash.
+            restore: the row as it was before ``entry``, written back if the second check refuses.
+
+        Raises:
+            KillSwitchOn: the switch is on; nothing was sent (and the ledger row is as before).
+            ExecutionError: as :meth:`Chain.send` (the entry is persisted by then).
+        """
+        if self.kill_switch():
+            msg = f"kill switch on: {tx_hash} not sent"
+            raise KillSwitchOn(msg)
+        self.ledger.write_execution(entry, self.clock())  # durable before it leaves the process
+        if self.kill_switch():
+            if restore is not None:
+                self.ledger.write_execution(restore, self.clock())
+            msg = f"kill switch on: {tx_hash} not sent"
+            raise KillSwitchOn(msg)
+        self.chain.send(raw, tx_hash)
 
     def _final(
         self,

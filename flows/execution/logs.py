@@ -1,8 +1,9 @@
 """Receipts as plain values, and the realized amounts read from the executor's ``Arbitrage`` event (pure).
 
 ``event Arbitrage(bytes32 indexed opportunityId, address tokenIn, uint256 amountIn, uint256 amountOut,
-uint256 profit)`` (contracts/src/ArbExecutor.sol): ``amountOut`` is measured on the executor's balance and
-``profit`` is net of the flash-loan fee, so these are what the trade realized, not what it was asked to do.
+uint256 profit)`` (contracts/src/ArbExecutor.sol), the same in every capital mode: ``profit`` is the gain of the
+executor's start-token balance over the whole call (net of a flash loan's fee) and ``amountOut`` = amountIn + fee +
+profit, what the cycle returned; so these are what the trade realized, not what it was asked to do.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flows.execution.ledger import Entry
-from flows.execution.plan import TxPlan, plan_to_dict
+from flows.execution.plan import TxPlan, expected_profit, plan_to_dict
 from flows.opportunity import Opportunity
 
 
@@ -57,17 +57,23 @@ class Finished:
         return self.entry.context
 
 
-def context_of(opp: Opportunity, plan: TxPlan, sender: str, trace: Mapping[str, int]) -> dict[str, Any]:
-    """Everything an execution record needs, stored in the ledger so a restart can finish without the opportunity."""
+def context_of(
+    opp: Opportunity, plan: TxPlan, sender: str, trace: Mapping[str, int], predicted_profit: int | None = None
+) -> dict[str, Any]:
+    """Everything an execution record needs, stored in the ledger so a restart can finish without the opportunity.
+
+    ``predicted_profit``: what the executor should report (default: :func:`expected_profit` for the plan's kind).
+    """
     return {
         "flow": opp.flow,
         "strategy": opp.strategy,
         "pair": opp.pair,
         "token_in": opp.token_in,
         "pools": list(opp.pools),
+        "kinds": list(opp.hop_kinds),
         "amount_in": str(opp.amount_in),
         "predicted_amount_out": str(opp.amount_out),
-        "predicted_profit": str(opp.amount_out - opp.amount_in - opp.flash_fee),
+        "predicted_profit": str(expected_profit(opp, plan.kind) if predicted_profit is None else predicted_profit),
         # Gas cost -> token_in at the price the opportunity was priced with (an exact ratio, rounded up on use).
         "gas_price_num": str(opp.gas_cost),
         "gas_price_den": str(opp.gas_estimate * opp.gas_price_wei),

@@ -1,12 +1,23 @@
 """From an accepted opportunity to a transaction plan: calldata, on-chain profit guard, EIP-1559 fee caps (pure).
 
 No web3 here: calldata is ABI-encoded with eth_abi and checked against the committed ArbExecutor artifact by the
-tests. The contract side is described in contracts/README.md:
+tests. The contract (contracts/README.md) takes the cycle as a route of hops, each
+``(address pool, uint8 kind, bool zeroForOne, uint16 feeBps, uint160 sqrtPriceLimitX96)``:
 
-- own funds: ``execute(bytes32 opportunityId, address[] pairs, address[] path, uint256 amountIn, uint256
-  minProfit)``;
-- flash loan (the opportunity was priced with a flash fee): ``executeWithFlashLoan(bytes32, address lender,
-  address[] pairs, address[] path, uint256 amountIn, uint256 minProfit)``, whose profit is net of the fee.
+- ``kind``: 0 for a V2 pair (and forks), 1 for a V3 pool, from the opportunity's ``kinds``;
+- ``zeroForOne``: the hop pays in its pool's token0, the numerically smaller address (V2 and V3 both sort them);
+- ``feeBps``: a V2 hop's fee as the off-chain math used it (``fees_bps``), so forks charging 25 or 20 bps trade
+  with the formula that priced them; 0 for V3 hops (the pool applies its own fee);
+- ``sqrtPriceLimitX96``: 0, i.e. no limit (MIN_SQRT_RATIO+1 / MAX_SQRT_RATIO-1), what the prediction assumed.
+
+Three capital modes (``risk.execution.capital``), one entry point each:
+
+- ``own``: ``execute(bytes32 opportunityId, address tokenIn, Hop[] hops, uint256 amountIn, uint256 minProfit)``
+  from the executor's balance;
+- ``flash_swap`` (default): ``executeWithFlashSwap`` (same arguments): the first pool pays out first and is paid
+  ``amountIn`` at the end, so no capital and no lender is needed and the profit is the same;
+- ``flash_loan``: ``executeWithFlashLoan(bytes32, address lender, address tokenIn, Hop[], uint256, uint256)``
+  borrows from an ERC-3156 lender; its profit is net of the lender's fee.
 
 The on-chain guard ``minProfit`` is the opportunity's gas cost (in the start token) plus the configured minimum
 net profit, so a trade that would end below the floor after gas reverts (``PROFIT_TOO_LOW``) instead of losing.
@@ -23,12 +34,83 @@ from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_
 
 from flows.opportunity import Opportunity
 
-EXECUTE_SIGNATURE = "execute(bytes32,address[],address[],uint256,uint256)"
-FLASH_SIGNATURE = "executeWithFlashLoan(bytes32,address,address[],address[],uint256,uint256)"
+HOP_TYPE = "(address,uint8,bool,uint16,uint160)"
+EXECUTE_SIGNATURE = f"execute(bytes32,address,{HOP_TYPE}[],uint256,uint256)"
+FLASH_SWAP_SIGNATURE = f"executeWithFlashSwap(bytes32,address,{HOP_TYPE}[],uint256,uint256)"
+FLASH_LOAN_SIGNATURE = f"executeWithFlashLoan(bytes32,address,address,{HOP_TYPE}[],uint256,uint256)"
 EXECUTE_SELECTOR = function_signature_to_4byte_selector(EXECUTE_SIGNATURE)
-FLASH_SELECTOR = function_signature_to_4byte_selector(FLASH_SIGNATURE)
+FLASH_SWAP_SELECTOR = function_signature_to_4byte_selector(FLASH_SWAP_SIGNATURE)
+FLASH_LOAN_SELECTOR = function_signature_to_4byte_selector(FLASH_LOAN_SIGNATURE)
+CAPITAL_MODES = ("own", "flash_swap", "flash_loan")
+"""``risk.execution.capital``: where the cycle's input comes from."""
+PLAN_KINDS = {"own": "execute", "flash_swap": "flash_swap", "flash_loan": "flash_loan"}
+"""Capital mode -> the plan's (and ledger attempt's) kind."""
+HOP_KINDS = {"v2": 0, "v3": 1}
+"""An opportunity's hop kind -> the contract's ``Hop.kind``."""
 CANCEL_GAS = 21_000
 BPS = 10_000
+
+
+class RouteError(ValueError):
+    """An opportunity cannot be encoded as a route (a hop of unknown kind, a malformed path)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One hop of the executor's route, as the contract's ``Hop`` struct.
+
+    Attributes:
+        pool: pair or pool address.
+        kind: ``v2`` or ``v3``.
+        zero_for_one: the hop pays in token0 (the smaller address) and takes token1.
+        fee_bps: a V2 hop's fee, bps (0 for V3).
+        sqrt_price_limit_x96: a V3 hop's price limit (0: none).
+    """
+
+    pool: str
+    kind: str
+    zero_for_one: bool
+    fee_bps: int = 0
+    sqrt_price_limit_x96: int = 0
+
+    def abi(self) -> tuple[str, int, bool, int, int]:
+        """The struct's ABI tuple."""
+        pool = to_checksum_address(self.pool)
+        return pool, HOP_KINDS[self.kind], self.zero_for_one, self.fee_bps, self.sqrt_price_limit_x96
+
+
+def zero_for_one(token_in: str, token_out: str) -> bool:
+    """True when ``token_in`` is its pool's token0: pairs and pools sort their tokens by numeric address."""
+    return int(token_in, 16) < int(token_out, 16)
+
+
+def route_of(opp: Opportunity) -> tuple[Hop, ...]:
+    """The opportunity's cycle as the executor's hops.
+
+    Raises:
+        RouteError: a hop's kind is not ``v2``/``v3`` or the path does not fit the pools.
+    """
+    kinds = opp.hop_kinds
+    if len(opp.path) != len(opp.pools) + 1 or len(kinds) != len(opp.pools) or len(opp.fees_bps) != len(opp.pools):
+        msg = f"opportunity {opp.id}: path, pools, kinds and fees_bps do not describe one cycle"
+        raise RouteError(msg)
+    hops = []
+    for i, pool in enumerate(opp.pools):
+        if kinds[i] not in HOP_KINDS:
+            msg = f"opportunity {opp.id}: hop {i} is a {kinds[i]!r} leg; the executor trades only v2 and v3 pools"
+            raise RouteError(msg)
+        fee = opp.fees_bps[i] if kinds[i] == "v2" else 0
+        hops.append(Hop(pool, kinds[i], zero_for_one(opp.path[i], opp.path[i + 1]), fee))
+    return tuple(hops)
+
+
+def expected_profit(opp: Opportunity, capital: str, lender_fee: int | None = None) -> int:
+    """The profit the executor should report, raw units of the start token: the cycle's gain, less the lender's
+    fee when the capital (or plan kind) is ``flash_loan``: ``lender_fee`` (what the lender's ``flashFee`` says),
+    else the fee the opportunity was priced with."""
+    if capital != "flash_loan":
+        return opp.gross_profit
+    return opp.gross_profit - (opp.flash_fee if lender_fee is None else lender_fee)
 
 
 def opportunity_id_bytes32(opportunity_id: str) -> bytes:
@@ -94,7 +176,7 @@ class TxPlan:
 
     Attributes:
         opportunity_id: the opportunity it executes ("" for a cancellation).
-        kind: ``execute``, ``flash`` or ``cancel``.
+        kind: ``execute`` (own capital), ``flash_swap``, ``flash_loan`` or ``cancel``.
         chain_id: EIP-155 chain id.
         to: target address (checksummed).
         data: calldata.
@@ -142,21 +224,34 @@ def on_chain_min_profit(opp: Opportunity, min_net_profit: int) -> int:
     return max(0, opp.gas_cost + min_net_profit)
 
 
-def calldata(opp: Opportunity, min_profit: int, flash_lender: str = "") -> bytes:
-    """ABI-encoded call of ``execute`` (or ``executeWithFlashLoan`` when ``flash_lender`` is given)."""
+def calldata(opp: Opportunity, min_profit: int, capital: str = "flash_swap", flash_lender: str = "") -> bytes:
+    """ABI-encoded call of the entry point of ``capital`` (see the module doc).
+
+    Raises:
+        RouteError: the route cannot be encoded.
+        ValueError: an unknown capital mode, or ``flash_loan`` without a lender.
+    """
     oid = opportunity_id_bytes32(opp.id)
-    pairs = [to_checksum_address(p) for p in opp.pools]
-    path = [to_checksum_address(t) for t in opp.path]
-    if flash_lender:
+    hops = [h.abi() for h in route_of(opp)]
+    token_in = to_checksum_address(opp.token_in)
+    tail = [hops, opp.amount_in, min_profit]
+    route = f"{HOP_TYPE}[]"
+    if capital == "own":
+        return EXECUTE_SELECTOR + encode(["bytes32", "address", route, "uint256", "uint256"], [oid, token_in, *tail])
+    if capital == "flash_swap":
+        args = encode(["bytes32", "address", route, "uint256", "uint256"], [oid, token_in, *tail])
+        return FLASH_SWAP_SELECTOR + args
+    if capital == "flash_loan":
+        if not flash_lender:
+            msg = "capital flash_loan needs a flash lender address"
+            raise ValueError(msg)
         args = encode(
-            ["bytes32", "address", "address[]", "address[]", "uint256", "uint256"],
-            [oid, to_checksum_address(flash_lender), pairs, path, opp.amount_in, min_profit],
+            ["bytes32", "address", "address", route, "uint256", "uint256"],
+            [oid, to_checksum_address(flash_lender), token_in, *tail],
         )
-        return FLASH_SELECTOR + args
-    args = encode(
-        ["bytes32", "address[]", "address[]", "uint256", "uint256"], [oid, pairs, path, opp.amount_in, min_profit]
-    )
-    return EXECUTE_SELECTOR + args
+        return FLASH_LOAN_SELECTOR + args
+    msg = f"unknown capital mode {capital!r}: expected one of {', '.join(CAPITAL_MODES)}"
+    raise ValueError(msg)
 
 
 def plan_execution(
@@ -167,11 +262,10 @@ def plan_execution(
     fees: Fees,
     gas_limit: int,
     min_net_profit: int,
+    capital: str = "flash_swap",
     flash_lender: str = "",
 ) -> TxPlan:
     """Plan the transaction that executes ``opp``.
-
-    A flash loan is used when the opportunity was priced with a flash fee and a lender is configured.
 
     Args:
         opp: the accepted opportunity.
@@ -180,16 +274,20 @@ def plan_execution(
         fees: fee caps from :func:`fee_caps`.
         gas_limit: gas limit, units of gas.
         min_net_profit: the risk limit's net-profit floor for the start token, raw units.
-        flash_lender: FlashLender address ("" trades from the executor's own balance).
+        capital: ``own``, ``flash_swap`` or ``flash_loan``.
+        flash_lender: FlashLender address (``flash_loan`` only).
+
+    Raises:
+        RouteError: the route cannot be encoded.
+        ValueError: an unknown capital mode, or ``flash_loan`` without a lender.
     """
-    lender = flash_lender if opp.flash_fee > 0 else ""
     min_profit = on_chain_min_profit(opp, min_net_profit)
     return TxPlan(
         opportunity_id=opp.id,
-        kind="flash" if lender else "execute",
+        kind=PLAN_KINDS.get(capital, capital),
         chain_id=chain_id,
         to=to_checksum_address(executor),
-        data=calldata(opp, min_profit, lender),
+        data=calldata(opp, min_profit, capital, flash_lender),
         value=0,
         gas_limit=gas_limit,
         fees=fees,

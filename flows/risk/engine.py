@@ -20,6 +20,8 @@ from flows.risk.state import RiskState
 from flows.risk.validate import ADDRESS_RE
 
 BPS = 10_000
+EXECUTABLE_KINDS = frozenset({"v2", "v3"})
+"""Hop kinds the executor contract trades: genuine Uniswap V2 pairs (and forks) and V3 pools."""
 
 
 class Reason(StrEnum):
@@ -134,12 +136,17 @@ def check_chain(opp: Opportunity, state: RiskState, limits: RiskLimits, market: 
 
 
 def check_executable(opp: Opportunity, state: RiskState, limits: RiskLimits, market: Market) -> None:
-    """Only an on-chain cycle through pool contracts can be executed (not a CEX leg, not a malformed path)."""
+    """Only an on-chain cycle through V2 pairs and V3 pools, in any mix, can be executed (not a CEX leg, not a
+    malformed path, not a hop of unknown kind)."""
     cycle = len(opp.path) == len(opp.pools) + 1 >= 3 and opp.path[0] == opp.path[-1]
     addresses = all(ADDRESS_RE.match(a) for a in (*opp.pools, *opp.path))
-    if not (cycle and addresses):
+    kinds = opp.hop_kinds
+    tradable = len(kinds) == len(opp.pools) and all(k in EXECUTABLE_KINDS for k in kinds)
+    if not (cycle and addresses and tradable):
         raise RiskRejected(
-            Reason.NOT_EXECUTABLE, "a cycle of pool contract addresses", f"{opp.strategy} {'>'.join(opp.pools)}"
+            Reason.NOT_EXECUTABLE,
+            "a cycle of V2 pair and V3 pool contract addresses",
+            f"{opp.strategy} {'>'.join(f'{k}:{p}' for k, p in zip(kinds, opp.pools, strict=False))}",
         )
 
 

@@ -18,7 +18,8 @@ depend on gas, only whether the cycle is worth executing does.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from flows.amm.cycle import Sizing
@@ -98,6 +99,14 @@ def native_price(
     return price if price is not None else params.usd_native_price(token, decimals)
 
 
+def pool_kind(state: Any) -> str:
+    """An input's hop kind as the executor trades it: ``v3`` (concentrated liquidity), ``v2`` (constant product),
+    or ``cex`` for an exchange quote."""
+    if isinstance(state, PoolState):
+        return "v2" if state.v3 is None else "v3"
+    return "cex"
+
+
 def trace_of(trigger: Any | None, used: Sequence[Any]) -> dict[str, int]:
     """The trace of the update that caused the evaluation (else the most recently decoded input's)."""
     if trigger is not None:
@@ -171,6 +180,7 @@ def build(
         block_number=max(s.block_number for s in used),
         detected_ns=now_ns,
         valid_until_ns=now_ns + params.validity_ms * 1_000_000,
+        kinds=tuple(pool_kind(s) for s in used),
         trace=trace_of(trigger, used),
         native_price=price,
     )
@@ -197,9 +207,12 @@ def reprice(opp: Opportunity, gas_price_wei: int, params: StrategyParams) -> Opp
     net = opp.gross_profit - gas_cost - opp.flash_fee
     if net < params.min_net_profit:
         return None
-    return replace(
-        opp,
-        gas_price_wei=gas_price_wei,
-        gas_cost=gas_cost,
-        net_profit_usd=params.usd(opp.token_in, net, opp.token_in_decimals),
-    )
+    values = list(_VALUES(opp))  # dataclasses.replace, without its per-call introspection (every opportunity)
+    values[_GAS_PRICE], values[_GAS_COST] = gas_price_wei, gas_cost
+    values[_NET_USD] = params.usd(opp.token_in, net, opp.token_in_decimals)
+    return Opportunity(*values)
+
+
+_FIELDS = tuple(f.name for f in fields(Opportunity))
+_VALUES = attrgetter(*_FIELDS)
+_GAS_PRICE, _GAS_COST, _NET_USD = (_FIELDS.index(n) for n in ("gas_price_wei", "gas_cost", "net_profit_usd"))

@@ -9,7 +9,8 @@ Two uses of one renderer (:func:`render_spec`):
   so the flows users wrote run against the local chain with their own settings and the chain's addresses.
 
 Placeholders: ``CHAIN_ID``, ``WETH``, ``USDC`` (and ``WBTC`` when deployed), ``EXECUTOR``, ``FLASH_LENDER``,
-``VENUE_FEES`` (a YAML mapping venue -> fee bps), plus any ``values`` the caller adds.
+``QUOTER``, ``SWAP_ROUTER`` (the V3 periphery; "" when not deployed), ``VENUE_FEES`` (a YAML mapping venue -> fee
+bps of the V2 venues, the pools the chain watcher reports), plus any ``values`` the caller adds.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def placeholders(deployment: Deployment, values: Mapping[str, str] | None = None
         "CHAIN_ID": str(deployment.chain_id),
         "EXECUTOR": deployment.executor,
         "FLASH_LENDER": deployment.flash_lender,
+        "QUOTER": deployment.quoter,
+        "SWAP_ROUTER": deployment.swap_router,
         "VENUE_FEES": "{" + ", ".join(f"{v}: {f}" for v, f in sorted(fees.items())) + "}",
     }
     out |= {symbol: token.address for symbol, token in deployment.tokens.items()}

@@ -1,12 +1,14 @@
 """The chain scenario of ``pulsearb up``: a market on the local chain that the flows of flows/specs execute against.
 
-1. :meth:`ChainScenario.prepare` deploys the market on the stack's anvil (tokens, two venues with USDC/WETH and
-   USDC/WBTC pairs opening at the first Coinbase bar, the executor, a flash lender), writes the deployment file
+1. :meth:`ChainScenario.prepare` deploys the market on the stack's anvil on the genuine Uniswap contracts (tokens,
+   two V2 venues with USDC/WETH, USDC/WBTC and WETH/WBTC pairs and a V3 venue with pools of the same tokens, all
+   opening at the first Coinbase bar, the executor, a flash lender), writes the deployment file
    (``<state>/chain/deployment.json``) and binds every spec of flows/specs to it (:mod:`ops.chain.bind`).
 2. :attr:`ChainScenario.flow_env` is what the risk_execution flows get in their environment (only they): the
    executor owner's key (anvil's first dev account) and the deployment file.
-3. :meth:`ChainScenario.start` starts the chain watcher (pair Sync logs -> PoolSync frames on the relay, the
-   AlphaPulse Polygon adapter's role), the market driver (bars -> swaps, :mod:`ops.chain.drive`), which mines
+3. :meth:`ChainScenario.start` starts the chain watcher (V2 pair Sync logs -> PoolSync frames on the relay, the
+   AlphaPulse Polygon adapter's role; the V3 pools are not reported yet, so the detectors see the V2 pairs and the
+   driver moves only them), the market driver (bars -> swaps, :mod:`ops.chain.drive`), which mines
    its blocks only while no executor is between simulating and sending (:func:`executor_idle`), and the
    exchange: Coinbase quotes at the bar prices and real Coinbase trades replayed into the relay in market time
    (:func:`ops.market.model.generate_cex`), for the cex_dex detector.

@@ -1,14 +1,17 @@
-"""Shared fixtures for the contract tests: an in-process chain (eth-tester, py-evm), every contract deployed.
+"""Shared fixtures for the contract tests.
 
-The deployment runs once per session; the ``chain`` fixture takes an EVM snapshot before each test and reverts
-to it afterwards, so every test starts from the same funded state:
+- ``env``: the genuine market of ops.chain.deploy on anvil (genuine Uniswap V2 and V3, the executor, the lender),
+  from tests/execution/conftest.py, for the executor's tests (test_executor.py).
+- ``chain``: an in-process chain (eth-tester, py-evm) with pulsearb's own test contracts, for the fast unit tests
+  of PulsePair/PulseFactory (the V2-compatible pair whose fee is a parameter, standing in for a V2 fork), the
+  FlashLender and the test tokens. The deployment runs once per session; ``chain`` takes an EVM snapshot before
+  each test and reverts to it afterwards, so every test starts from the same funded state:
 
 - tokens: USDC (6 decimals), WETH and DAI (18 decimals), minted by ``owner``; RAWA and RAWB (18 decimals,
   2**112 - 1 each) to replay real pools' raw reserves;
 - venue A = PulseFactory with 30 bps pairs (the Uniswap V2 fee): USDC/WETH, WETH/DAI, DAI/USDC;
 - venue B = PulseFactory with 25 bps pairs: USDC/WETH;
 - prices consistent everywhere: 1 WETH = 2,000 USDC = 2,000 DAI;
-- ArbExecutor (owner = ``owner``) holding 200,000 USDC and 100 WETH;
 - FlashLender (9 bps) holding 1,000,000 USDC and 500 WETH;
 - TestFlashBorrower holding 1,000 USDC (to pay loan fees and flash-swap inputs).
 """
@@ -28,6 +31,7 @@ from web3.types import TxReceipt
 
 from flows.amm.v2 import get_amount_out
 from flows.execution.abi import load_artifact
+from tests.execution.conftest import _env, env  # noqa: F401 - the genuine market on anvil (test_executor.py)
 
 USDC_UNIT = 10**6
 WETH_UNIT = 10**18
@@ -60,7 +64,6 @@ class Chain:
     a_weth_dai: Contract
     a_dai_usdc: Contract
     b_usdc_weth: Contract
-    executor: Contract
     lender: Contract
     borrower: Contract
 
@@ -193,10 +196,6 @@ def _deployed() -> Chain:
     for pair in (a_usdc_weth, a_weth_dai, a_dai_usdc, b_usdc_weth):
         _send(w3, owner, pair.functions.sync())
 
-    executor = _deploy(w3, owner, "ArbExecutor")
-    _send(w3, owner, usdc.functions.transfer(executor.address, 200_000 * USDC_UNIT))
-    _send(w3, owner, weth.functions.transfer(executor.address, 100 * WETH_UNIT))
-
     lender = _deploy(w3, owner, "FlashLender", LENDER_FEE_BPS)
     _send(w3, owner, usdc.functions.transfer(lender.address, 1_000_000 * USDC_UNIT))
     _send(w3, owner, weth.functions.transfer(lender.address, 500 * WETH_UNIT))
@@ -219,7 +218,6 @@ def _deployed() -> Chain:
         a_weth_dai=a_weth_dai,
         a_dai_usdc=a_dai_usdc,
         b_usdc_weth=b_usdc_weth,
-        executor=executor,
         lender=lender,
         borrower=borrower,
     )

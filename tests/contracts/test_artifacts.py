@@ -14,7 +14,15 @@ from flows.execution.abi import ARTIFACTS_DIR, Artifact, ArtifactError, artifact
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD = REPO_ROOT / "contracts" / "build.py"
-CONTRACTS = ["ArbExecutor", "FlashLender", "PulseFactory", "PulsePair", "TestFlashBorrower", "TestToken"]
+CONTRACTS = [
+    "ArbExecutor",
+    "FlashLender",
+    "LiquidityMinter",
+    "PulseFactory",
+    "PulsePair",
+    "TestFlashBorrower",
+    "TestToken",
+]
 
 
 def test_rebuild_matches_committed_artifacts() -> None:

@@ -1,9 +1,12 @@
-"""The executor on eth-tester: simulate, send, realized profit to the wei, reverts, nonce resync, restarts."""
+"""The executor on anvil (genuine Uniswap pools): simulate, send, realized profit to the wei, reverts, nonce resync,
+restarts, V2/V3 routes in every capital mode."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from flows.execution.chain import Chain, Simulated
 from flows.execution.errors import ExecutionReverted
@@ -131,7 +134,7 @@ def test_revert_translation_is_uniform(env: Env) -> None:
     chain = Chain(env.w3)
     try:
         chain.call({"to": env.w3.to_checksum_address(env.deployment.executor), "data": "0x3ccfd60b"})
-    except ExecutionReverted as exc:  # eth-tester's TransactionFailed, translated at the seam
+    except ExecutionReverted as exc:  # the node's revert (web3's ContractLogicError), translated at the seam
         assert exc.tx_hash is None and isinstance(exc.reason, str)
     else:
         raise AssertionError("expected a revert")
@@ -146,3 +149,26 @@ def test_context_survives_the_ledger(env: Env, ledger: Ledger) -> None:
     assert stored is not None
     assert stored.context["plan"]["min_profit"] == str(opp.gas_cost + 1)
     assert replace(stored, state="x").opportunity_id == opp.id
+
+
+@pytest.mark.parametrize("capital", ["own", "flash_swap", "flash_loan"])
+def test_a_v2_v3_opportunity_from_the_strategy_executes_in_every_capital_mode(
+    env: Env, ledger: Ledger, capital: str
+) -> None:
+    """cross_dex between a genuine V2 pair and a genuine V3 pool: the opportunity names each hop's kind, the
+    executor plans the mixed route, and the mined profit is the prediction (net of the lender's fee for a loan)."""
+    env.dislocate(usdc=80_000, venue=300)
+    opp = env.opportunity(pools=[env.pool(300), env.pool(301)])
+    assert sorted(opp.kinds) == ["v2", "v3"] and opp.venues in ((300, 301), (301, 300))
+    executor = make_executor(env, ledger, capital=capital)
+    lender_before = env.balance(env.usdc, env.deployment.flash_lender)
+    before = env.balance(env.usdc, env.deployment.executor)
+    assert executor.submit(opp, _head(env), 1, {}) is None
+    [done] = _until_final(executor)
+    fee = env.balance(env.usdc, env.deployment.flash_lender) - lender_before
+    assert (fee > 0) == (capital == "flash_loan")
+    assert done.status == "mined" and not done.failure, done.revert_reason
+    assert done.realized_profit == opp.gross_profit - fee == int(done.context["predicted_profit"])
+    assert done.realized_amount_out == opp.amount_out
+    assert env.balance(env.usdc, env.deployment.executor) - before == done.realized_profit
+    assert ledger.execution(opp.id).attempts[0].kind == {"own": "execute"}.get(capital, capital)

@@ -2,55 +2,105 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from web3 import Web3
 
 from flows.execution.abi import load_artifact
-from flows.execution.plan import Fees, bumped, calldata, cancel_plan, fee_caps, opportunity_id_bytes32, plan_execution
+from flows.execution.config import parse_execution
+from flows.execution.plan import (
+    CAPITAL_MODES,
+    Fees,
+    RouteError,
+    bumped,
+    calldata,
+    cancel_plan,
+    expected_profit,
+    fee_caps,
+    opportunity_id_bytes32,
+    plan_execution,
+    route_of,
+)
 from flows.execution.policy import Action, next_action
+from flows.risk.validate import Problems
 from tests.risk.factories import make_opportunity
 
 LENDER = "0x" + "cd" * 20
 
 
-def test_calldata_matches_the_artifact_abi() -> None:
-    opp = make_opportunity()
+def _hops(opp) -> list[tuple]:
+    """The route as the contract's Hop structs, written out by hand from the opportunity."""
+    out = []
+    for i, pool in enumerate(opp.pools):
+        v3 = opp.hop_kinds[i] == "v3"
+        zero_for_one = int(opp.path[i], 16) < int(opp.path[i + 1], 16)
+        out.append((Web3.to_checksum_address(pool), int(v3), zero_for_one, 0 if v3 else opp.fees_bps[i], 0))
+    return out
+
+
+@pytest.mark.parametrize("kinds", [("v2", "v3"), ("v3", "v2"), ()])
+def test_calldata_matches_the_artifact_abi(kinds) -> None:
+    opp = make_opportunity(kinds=kinds)
     executor = Web3().eth.contract(abi=load_artifact("ArbExecutor").abi)
     oid = bytes.fromhex(opp.id).ljust(32, b"\x00")
-    pairs = [Web3.to_checksum_address(p) for p in opp.pools]
-    path = [Web3.to_checksum_address(t) for t in opp.path]
-    expected = executor.encode_abi("execute", args=[oid, pairs, path, opp.amount_in, 123])
-    assert "0x" + calldata(opp, 123).hex() == expected
-    flash = executor.encode_abi(
-        "executeWithFlashLoan", args=[oid, Web3.to_checksum_address(LENDER), pairs, path, opp.amount_in, 7]
+    usdc = Web3.to_checksum_address(opp.token_in)
+    hops = _hops(opp)
+    own = executor.encode_abi("execute", args=[oid, usdc, hops, opp.amount_in, 123])
+    assert "0x" + calldata(opp, 123, "own").hex() == own
+    swap = executor.encode_abi("executeWithFlashSwap", args=[oid, usdc, hops, opp.amount_in, 5])
+    assert "0x" + calldata(opp, 5).hex() == swap  # flash_swap is the default
+    loan = executor.encode_abi(
+        "executeWithFlashLoan", args=[oid, Web3.to_checksum_address(LENDER), usdc, hops, opp.amount_in, 7]
     )
-    assert "0x" + calldata(opp, 7, LENDER).hex() == flash
+    assert "0x" + calldata(opp, 7, "flash_loan", LENDER).hex() == loan
 
 
-def test_plan_uses_flash_loan_only_when_priced_with_a_fee() -> None:
+def test_route_directions_fees_and_kinds() -> None:
+    opp = make_opportunity(kinds=("v3", "v2"), fees_bps=(5, 25))
+    first, second = route_of(opp)
+    # USDC is 0xaa.., WETH 0xbb..: USDC is token0 of both pools, so the first hop is zero-for-one.
+    assert (first.kind, first.zero_for_one, first.fee_bps) == ("v3", True, 0)
+    assert (second.kind, second.zero_for_one, second.fee_bps) == ("v2", False, 25)
+    assert [h.kind for h in route_of(make_opportunity())] == ["v2", "v2"]  # kinds not stated: V2 pairs
+    with pytest.raises(RouteError, match="cex"):
+        route_of(make_opportunity(kinds=("v2", "cex")))
+    with pytest.raises(RouteError, match="one cycle"):
+        route_of(make_opportunity(kinds=("v2",)))
+
+
+def test_plan_kind_follows_the_capital_mode() -> None:
     fees = Fees(10, 1)
-    own = plan_execution(
-        make_opportunity(),
-        chain_id=1,
-        executor=LENDER,
-        fees=fees,
-        gas_limit=300_000,
-        min_net_profit=5,
-        flash_lender=LENDER,
-    )
-    assert own.kind == "execute" and own.min_profit == 100 + 5  # gas cost + floor
-    flash = plan_execution(
-        make_opportunity(flash_fee=9),
-        chain_id=1,
-        executor=LENDER,
-        fees=fees,
-        gas_limit=300_000,
-        min_net_profit=5,
-        flash_lender=LENDER,
-    )
-    assert flash.kind == "flash"
+    common = {"chain_id": 1, "executor": LENDER, "fees": fees, "gas_limit": 300_000, "min_net_profit": 5}
+    kinds = {
+        c: plan_execution(make_opportunity(), capital=c, flash_lender=LENDER, **common).kind for c in CAPITAL_MODES
+    }
+    assert kinds == {"own": "execute", "flash_swap": "flash_swap", "flash_loan": "flash_loan"}
+    own = plan_execution(make_opportunity(), capital="own", **common)
+    assert own.min_profit == 100 + 5  # gas cost + floor
     tx = own.tx(7)
     assert (tx["type"], tx["nonce"], tx["maxFeePerGas"], tx["maxPriorityFeePerGas"], tx["value"]) == (2, 7, 10, 1, 0)
+    with pytest.raises(ValueError, match="lender"):
+        plan_execution(make_opportunity(), capital="flash_loan", **common)
+    with pytest.raises(ValueError, match="unknown capital"):
+        plan_execution(make_opportunity(), capital="borrowed", **common)
+
+
+def test_expected_profit_nets_the_lenders_fee_only_for_flash_loans() -> None:
+    opp = make_opportunity(flash_fee=9)
+    assert expected_profit(opp, "own") == expected_profit(opp, "flash_swap") == 1_000
+    assert expected_profit(opp, "flash_loan") == 991
+    assert expected_profit(opp, "flash_loan", lender_fee=8) == 992
+
+
+def test_capital_is_validated_in_the_spec() -> None:
+    problems = Problems(Path("spec.yaml"))
+    assert parse_execution({"capital": "own"}, problems).capital == "own"
+    assert parse_execution({}, problems).capital == "flash_swap"
+    assert not problems.items
+    parse_execution({"capital": "borrowed"}, problems)
+    [line] = problems.items
+    assert "risk.execution.capital: expected one of own, flash_swap, flash_loan, got 'borrowed'" in line
 
 
 def test_opportunity_id_bytes32() -> None:

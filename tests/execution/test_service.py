@@ -1,4 +1,4 @@
-"""Risk + execution service on eth-tester: records, replays, kill switch, breaker, and no key anywhere."""
+"""Risk + execution service on anvil: records, replays, kill switch, breaker, and no key anywhere."""
 
 from __future__ import annotations
 

@@ -34,6 +34,8 @@ def test_accepts_within_every_limit() -> None:
         ({"market": make_market(chain_id=137)}, Reason.CHAIN_MISMATCH, "137", "31337"),
         ({"opp": make_opportunity(pools=("coinbase:ETH-USD", POOL_B))}, Reason.NOT_EXECUTABLE, None, None),
         ({"opp": make_opportunity(path=(USDC, WETH))}, Reason.NOT_EXECUTABLE, None, None),
+        ({"opp": make_opportunity(kinds=("v2", "cex"))}, Reason.NOT_EXECUTABLE, None, None),
+        ({"opp": make_opportunity(kinds=("v2",))}, Reason.NOT_EXECUTABLE, None, None),
         ({"market": make_market(now_ns=NOW + 13_000_000_000)}, Reason.QUOTE_EXPIRED, None, None),
         ({"market": make_market(now_ns=NOW + 996_000_000)}, Reason.QUOTE_TOO_OLD_MS, "1000", "1001"),
         ({"market": make_market(head_block=13)}, Reason.QUOTE_TOO_OLD_BLOCKS, "2", "3"),
@@ -58,6 +60,11 @@ def test_rejections_name_limit_and_observed(kwargs, reason, limit, observed) -> 
         assert d.limit_value == limit
     if observed is not None:
         assert d.observed_value == observed
+
+
+@pytest.mark.parametrize("kinds", [(), ("v2", "v2"), ("v3", "v3"), ("v2", "v3"), ("v3", "v2")])
+def test_v2_v3_and_mixed_cycles_are_executable(kinds) -> None:
+    assert _decide(make_opportunity(kinds=kinds)).accepted  # () : a record from before kinds, read as all v2
 
 
 def test_limits_are_inclusive_at_their_value() -> None:
