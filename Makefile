@@ -36,7 +36,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 bench: setup
-	for b in bridge detect archive execute; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in bridge detect archive execute collector; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) ops/node/node_modules .pulsearb

@@ -22,6 +22,7 @@ BUILDERS = {
     "detector": "flows.builders.detector:detector_flow",
     "risk_execution": "flows.builders.risk_execution:risk_execution_flow",
     "archive": "flows.builders.archive:archive_flow",
+    "collector": "flows.builders.collector:collector_flow",
 }
 
 

@@ -64,8 +64,8 @@ def _converter(avro_type: Any) -> Callable[[Any], Any] | None:
             inner = _converter(avro_type["items"])
             return (lambda v: [inner(x) for x in v]) if inner else None
         if kind == "record":
-            names = [f["name"] for f in avro_type["fields"]]
-            return lambda v: tuple(v[n] for n in names)
+            parts = [(f["name"], _converter(f["type"])) for f in avro_type["fields"]]
+            return lambda v: tuple(v[n] if c is None else c(v[n]) for n, c in parts)
         return None
     if isinstance(avro_type, list):  # nullable union: convert the non-null branch
         inner = next((_converter(t) for t in avro_type if t != "null"), None)

@@ -16,7 +16,7 @@ from flows.relay.tlv_liquidity import PoolBurn, PoolLiquidity, PoolMint, PoolTic
 from flows.relay.tlv_market import GasPrice, OrderBook, OrderLevel, Quote, QuoteUpdate, Trade
 from flows.relay.tlv_pool import PoolInfo, PoolState, PoolSwap, PoolSync
 from flows.relay.tlv_signal import ArbitrageSignal, ExecutionReport, FlashLoanResult
-from flows.relay.tlv_system import Heartbeat, Subscribe
+from flows.relay.tlv_system import Heartbeat, StateInvalidation, Subscribe
 
 __all__ = [
     "TLV_CLASSES",
@@ -37,6 +37,7 @@ __all__ = [
     "PoolTick",
     "Quote",
     "QuoteUpdate",
+    "StateInvalidation",
     "Subscribe",
     "Tlv",
     "Trade",
@@ -64,6 +65,7 @@ TLV_CLASSES: dict[int, type[Tlv]] = {
         ExecutionReport,
         FlashLoanResult,
         Heartbeat,
+        StateInvalidation,
         PoolInfo,
         Subscribe,
     )

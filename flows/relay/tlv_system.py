@@ -1,7 +1,10 @@
-"""System TLVs: Heartbeat (100) and pulsearb's relay subscription request, Subscribe (vendor 250).
+"""System TLVs: Heartbeat (100), StateInvalidation (106) and pulsearb's relay subscription request, Subscribe
+(vendor 250).
 
 AlphaPulse registers Heartbeat as fixed 16 bytes without a struct; pulsearb's layout is
-``@0 timestamp_ns u64 · @8 sequence u64``. Subscribe is pulsearb's own (docs/protocol.md, "Subscriptions").
+``@0 timestamp_ns u64 · @8 sequence u64``. StateInvalidation is AlphaPulse's ``StateInvalidationTLV`` (224 bytes,
+``services_v2/adapters/src/input/state_manager.rs``). Subscribe is pulsearb's own (docs/protocol.md,
+"Subscriptions").
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ from typing import ClassVar
 
 from flows.relay.address import to_bytes
 from flows.relay.fastbuild import fast_builder
+from flows.relay.protocol import InstrumentId
 from flows.relay.tlv_base import Buffer, Tlv
 
 _HEARTBEAT = struct.Struct("<QQ")
+_INVALIDATION = struct.Struct("<QQH6x192sHB5x")
+MAX_INVALIDATED = 16
 _SUB_HEAD = struct.Struct("<BBBB")
 
 SUBSCRIBE_VERSION = 1
@@ -46,6 +52,65 @@ class Heartbeat(Tlv):
     def decode(cls, buf: Buffer, offset: int = 0, length: int | None = None) -> Heartbeat:
         """Read 16 value bytes at ``offset``."""
         return _make_heartbeat(*_HEARTBEAT.unpack_from(buf, offset))
+
+
+@dataclass(frozen=True, slots=True)
+class StateInvalidation(Tlv):
+    """An adapter's state of some instruments (none listed: of the whole venue) is no longer valid (type 106,
+    224 bytes).
+
+    Wire layout: @0 sequence u64 · @8 timestamp_ns u64 · @16 ``FixedVec<InstrumentId, 16>`` (count u16, 6 padding
+    bytes, 16 slots of 12 bytes: asset_id u64, venue u16, asset_type u8, reserved u8) · @216 venue u16 · @218
+    reason u8 · @219 5 padding bytes.
+
+    Attributes:
+        sequence: the adapter's sequence.
+        timestamp_ns: ns since epoch.
+        instruments: the instruments, each as its lossless ``InstrumentId.cache_key()`` (at most 16).
+        venue: VenueId.
+        reason: StateInvalidationReason.
+    """
+
+    TYPE: ClassVar[int] = 106
+    NAME: ClassVar[str] = "StateInvalidation"
+    SIZE: ClassVar[int] = 224
+    KINDS: ClassVar[dict[str, str]] = {
+        "sequence": "u64",
+        "timestamp_ns": "u64",
+        "instruments": f"u96[{MAX_INVALIDATED}]",
+        "venue": "u16",
+        "reason": "u8",
+    }
+
+    sequence: int
+    timestamp_ns: int
+    instruments: tuple[int, ...]
+    venue: int
+    reason: int
+
+    def encode(self) -> bytes:
+        """Return the 224 value bytes (unused instrument slots zeroed)."""
+        if len(self.instruments) > MAX_INVALIDATED:
+            msg = f"{len(self.instruments)} instruments, at most {MAX_INVALIDATED}"
+            raise ValueError(msg)
+        slots = b"".join(InstrumentId.from_cache_key(k).pack() for k in self.instruments)
+        return _INVALIDATION.pack(
+            self.sequence, self.timestamp_ns, len(self.instruments), slots, self.venue, self.reason
+        )
+
+    @classmethod
+    def decode(cls, buf: Buffer, offset: int = 0, length: int | None = None) -> StateInvalidation:
+        """Read 224 value bytes at ``offset``.
+
+        Raises:
+            ValueError: the instrument count is above 16.
+        """
+        sequence, ts, count, slots, venue, reason = _INVALIDATION.unpack_from(buf, offset)
+        if count > MAX_INVALIDATED:
+            msg = f"instruments count {count} above capacity {MAX_INVALIDATED}"
+            raise ValueError(msg)
+        keys = tuple(InstrumentId.unpack(slots, 12 * i).cache_key() for i in range(count))
+        return cls(sequence, ts, keys, venue, reason)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -56,6 +58,7 @@ def _build(data: dict, path: Path, digest: str, lines: Mapping[str, int]) -> Flo
         outputs={k: v for k, v in (data.get("outputs") or {}).items() if v},
         strategy=Strategy(name=strategy["name"], params=dict(strategy["params"])),
         risk=dict(data.get("risk") or {}),
+        collector=dict(data.get("collector") or {}),
         store=dict(data.get("store") or {}),
         resources=Resources(**section("resources")),
         recovery=Recovery(**section("recovery")),
@@ -65,8 +68,49 @@ def _build(data: dict, path: Path, digest: str, lines: Mapping[str, int]) -> Flo
     )
 
 
-def parse_spec(text: str, path: Path) -> tuple[FlowSpec | None, list[SpecProblem]]:
-    """Validate spec text; return the spec (None when there are problems) and every problem found."""
+def _override(data: dict, text: str, checker: Checker) -> str | None:
+    """Apply one ``PATH=VALUE`` override to the parsed document; return its path, or None (a problem recorded).
+
+    ``PATH`` is dot-separated keys (``strategy.params.min_net_profit``), created where missing; ``VALUE`` is read
+    as YAML (``5``, ``true``, ``[a, b]``, ``{k: v}``), so it is checked like the same value written in the file.
+    """
+    key_path, eq, raw = text.partition("=")
+    keys = key_path.strip().split(".")
+    if not eq or not all(k.strip() for k in keys):
+        expected = "PATH=VALUE, PATH dot-separated keys (strategy.params.min_net_profit=5)"
+        checker.problems.append(SpecProblem(checker.file, 0, "--set", expected, repr(text)))
+        return None
+    key_path = ".".join(k.strip() for k in keys)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        checker.add(key_path, "a YAML value", f"{raw!r}, {what} (--set {text})")
+        return None
+    node: Any = data
+    for depth, key in enumerate(keys[:-1]):
+        child = node.get(key.strip())
+        if child is None:
+            child = node[key.strip()] = {}
+        if not isinstance(child, dict):
+            where = ".".join(k.strip() for k in keys[: depth + 1])
+            checker.add(where, f"a mapping to set {key_path} in", f"{found(child)} (--set {text})")
+            return None
+        node = child
+    node[keys[-1].strip()] = value
+    return key_path
+
+
+def parse_spec(text: str, path: Path, overrides: Sequence[str] = ()) -> tuple[FlowSpec | None, list[SpecProblem]]:
+    """Validate spec text; return the spec (None when there are problems) and every problem found.
+
+    Args:
+        text: the spec file's text.
+        path: where it was read from (problems name it).
+        overrides: ``PATH=VALUE`` changes applied before validation, in order (``pulsearb backtest --set``); a
+            problem one causes keeps the line of the key in the file (else of its nearest parent) and names the
+            override.
+    """
     checker = Checker(display_path(path), {})
     try:
         data = read_yaml(text, checker)
@@ -78,15 +122,27 @@ def parse_spec(text: str, path: Path) -> tuple[FlowSpec | None, list[SpecProblem
     if not isinstance(data, dict):
         what = "an empty file" if data is None else found(data)
         return None, [SpecProblem(checker.file, 1, "(document)", "a mapping of spec sections", what)]
+    applied: dict[str, str] = {}
+    for change in overrides:
+        key_path = _override(data, change, checker)
+        if key_path is not None:
+            applied[key_path] = change
+    before = len(checker.problems)
     checker.check(data, TOP, "")
     check_rules(data, checker)
+    for i in range(before, len(checker.problems)):
+        problem = checker.problems[i]
+        cause = next((c for k, c in applied.items() if problem.path == k or problem.path.startswith(k + ".")), None)
+        if cause is not None:
+            checker.problems[i] = replace(problem, found=f"{problem.found} (--set {cause})")
     if checker.problems:
         return None, sorted(checker.problems, key=lambda p: p.line)
-    return _build(data, path, hashlib.sha256(text.encode()).hexdigest(), checker.lines), []
+    digest = hashlib.sha256("\n".join((text, *overrides)).encode()).hexdigest()
+    return _build(data, path, digest, checker.lines), []
 
 
-def load_spec(path: Path) -> FlowSpec:
-    """Read and validate one spec file.
+def load_spec(path: Path, overrides: Sequence[str] = ()) -> FlowSpec:
+    """Read and validate one spec file, with ``PATH=VALUE`` overrides applied (see :func:`parse_spec`).
 
     Raises:
         SpecError: with one line per problem.
@@ -97,7 +153,7 @@ def load_spec(path: Path) -> FlowSpec:
         raise SpecError(
             [SpecProblem(display_path(path), 0, "(file)", "a readable file", exc.strerror or str(exc))]
         ) from exc
-    spec, problems = parse_spec(text, path)
+    spec, problems = parse_spec(text, path, overrides)
     if spec is None:
         raise SpecError(problems)
     return spec

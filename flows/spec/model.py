@@ -10,7 +10,7 @@ from typing import Any
 from flows.errors import PulsearbError
 
 SPEC_VERSION = 1
-KINDS = ("bridge", "detector", "risk_execution", "archive")
+KINDS = ("bridge", "detector", "risk_execution", "archive", "collector")
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 
 
@@ -145,6 +145,7 @@ class FlowSpec:
     clock: Clock = field(default_factory=Clock)
     window: Window = field(default_factory=Window)
     join: Join = field(default_factory=Join)
+    collector: Mapping[str, Any] = field(default_factory=dict)
     sha256: str = ""
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 

@@ -133,11 +133,13 @@ SCHEMA: dict[str, Field] = {
         params=Field("mapping", "strategy parameters, checked by the builder", default={}),
     ),
     "risk": Field("mapping", "risk_execution: limits and kill switch, checked by the builder", default={}),
+    "collector": Field("mapping", "collector: chain id, factories, pools, polling; checked by the builder", default={}),
     "outputs": _obj(
         "topics the flow writes",
         opportunities=Field("string", "detector: opportunities topic", pattern=TOPIC.pattern, expect=TOPIC.expect),
         decisions=Field("string", "risk_execution: decisions topic", pattern=TOPIC.pattern, expect=TOPIC.expect),
         executions=Field("string", "risk_execution: executions topic", pattern=TOPIC.pattern, expect=TOPIC.expect),
+        states=Field("string", "collector: pool states topic", pattern=TOPIC.pattern, expect=TOPIC.expect),
         dlq=Field("string", "dead letters ('' = dlq.<name>)", pattern=TOPIC.pattern, expect=TOPIC.expect, default=""),
     ),
     "store": _obj(

@@ -68,7 +68,13 @@ class SyncEvent(PoolEvent):
 
 @dataclass(slots=True, kw_only=True)
 class StateEvent(PoolEvent):
-    """A full pool snapshot (``market.pool_state``): V2 reserves, or V3 ``slot0`` price, liquidity and tick."""
+    """A full pool snapshot (``market.pool_state``): V2 reserves, or V3 ``slot0`` price, liquidity and tick.
+
+    Attributes:
+        ticks: V3: every initialized tick -> liquidity net, replacing the tick map held; None: unchanged.
+        tick_spacing: V3 tick spacing (0: unknown).
+        end_of_block: the pool after every log of ``block_number`` (a chain collector's state).
+    """
 
     pool_type: int
     token0: str
@@ -81,6 +87,9 @@ class StateEvent(PoolEvent):
     liquidity: int
     tick: int
     fee_bps: int
+    ticks: tuple[tuple[int, int], ...] | None = None
+    tick_spacing: int = 0
+    end_of_block: bool = False
 
     @property
     def is_v3(self) -> bool:
@@ -190,10 +199,11 @@ def _u(raw: bytes | None) -> int:
     return 0 if raw is None else int.from_bytes(raw, "big")
 
 
-def _ident(rec: dict[str, Any], detect_in_ns: int) -> dict[str, Any]:
+def _ident(rec: dict[str, Any], detect_in_ns: int | None) -> dict[str, Any]:
     trace = rec.get("trace")
     trace = dict(trace) if trace else {}
-    trace["detect_in_ns"] = detect_in_ns
+    if detect_in_ns is not None:
+        trace["detect_in_ns"] = detect_in_ns
     return {"source": rec["source"], "sequence": rec["sequence"], "timestamp_ns": rec["timestamp_ns"], "trace": trace}
 
 
@@ -215,6 +225,22 @@ def _sync(rec: dict[str, Any], ident: dict[str, Any]) -> SyncEvent:
     )
 
 
+def _ticks(raw: list[Any] | None) -> tuple[tuple[int, int], ...] | None:
+    """A record's tick map, or None when it leaves the held map unchanged (empty, the default).
+
+    An empty map and "unchanged" differ only for a V3 pool with no initialized tick, which has no liquidity and
+    cannot be priced either way. Entries are Avro records (dicts), or ``(tick, liquidity_net)`` tuples as an archive
+    replay reads them back; the net is Int256 bytes.
+    """
+    if not raw:
+        return None
+    out = []
+    for t in raw:
+        tick, net = (t["tick"], t["liquidity_net"]) if isinstance(t, dict) else t
+        out.append((tick, net if isinstance(net, int) else int.from_bytes(net, "big", signed=True)))
+    return tuple(out)
+
+
 def _state(rec: dict[str, Any], ident: dict[str, Any]) -> StateEvent:
     return StateEvent(
         **ident,
@@ -232,6 +258,9 @@ def _state(rec: dict[str, Any], ident: dict[str, Any]) -> StateEvent:
         liquidity=_u(rec["liquidity"]),
         tick=rec["tick"],
         fee_bps=rec["fee_rate"],
+        ticks=_ticks(rec.get("ticks")),
+        tick_spacing=rec.get("tick_spacing") or 0,
+        end_of_block=bool(rec.get("end_of_block", False)),
     )
 
 
@@ -338,13 +367,14 @@ DECODERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Event]] = {
 }
 
 
-def from_record(topic: str, rec: dict[str, Any], detect_in_ns: int) -> Event:
+def from_record(topic: str, rec: dict[str, Any], detect_in_ns: int | None) -> Event:
     """Turn a decoded ``market.*`` record into its event.
 
     Args:
         topic: the topic it was read from (names the record's schema).
         rec: the Avro-decoded record.
-        detect_in_ns: when the detector decoded it, ns since epoch (added to the trace).
+        detect_in_ns: when the detector decoded it, ns since epoch (added to the trace; None, as a backtest
+            passes, adds nothing).
 
     Raises:
         ValueError: the topic is not a market topic a detector reads, or the record is unusable.

@@ -7,11 +7,17 @@ applied) and emits a :class:`~flows.pools.PoolState` whenever an event changed a
 Rules, in the order a pool's events can arrive from several topics and partitions:
 
 - Position: an event that moves price or reserves (sync, state, swap, V2 mint/burn, absolute reserves) is applied
-  only if it is after the last such event, by (block, header timestamp, sequence); events without a block take the
-  held block. Replays and cross-topic reordering therefore never move a pool back, and an incremental event (a swap
-  or mint delta) older than an absolute one (a Sync or a full PoolState) is ignored because the absolute one
-  already includes it. Which intermediate states are emitted when a pool's topics interleave differently can
-  differ; the state after all of them does not.
+  only if it is after the last such event, by (block, position in the block, header timestamp, sequence); events
+  without a block take the held block. The position in the block is :data:`BLOCK_END` for a state marked
+  ``end_of_block`` (a chain collector's state of the pool after every log of its block) and 0 for every other
+  event (none carries a log index today), so a collector's state sorts after every event of its block: a swap of
+  that block arriving later (an AlphaPulse feed of swaps, which the state already includes) is not applied on top
+  of it, where a V2 swap's delta would be counted twice; a swap of the next block is. Events without a block sort
+  before a held collector state (their block is unknown, so the state may include them). Replays and cross-topic
+  reordering therefore never move a pool back, and an incremental event (a swap or mint delta) older than an
+  absolute one (a Sync or a full PoolState) is ignored because the absolute one already includes it. Which
+  intermediate states are emitted when a pool's topics interleave differently can differ; the state after all of
+  them does not.
 - V3 tick-map events (mint, burn, PoolTick: one topic, ``market.pool_liquidity``) have a position of their own,
   by (header timestamp, sequence), because a swap or state does not include them: a mint that arrives after a
   newer swap still updates the ticks. It changes the active liquidity only when it is also newer than the last
@@ -19,12 +25,16 @@ Rules, in the order a pool's events can arrive from several topics and partition
   recomputed from the ticks, it can be off until the next PoolState or valid ``liquidity_after``).
 - V2: Sync and PoolState set reserves; swaps, mints and burns apply their amounts to known reserves (a Sync normally
   follows and confirms them); absolute PoolLiquidity reserves set them.
-- V3: PoolState sets price, tick and active liquidity. A swap sets price and tick; its ``liquidity_after`` is used
-  when it is plausible, otherwise (AlphaPulse writes the sqrt price there) the active liquidity is recomputed by
-  crossing the known initialized ticks between the old and the new tick. Mints and burns update the ticks'
-  liquidity net and, when the position spans the current tick, the active liquidity; a PoolTick sets one tick's
-  liquidity net. Initialized ticks are known only from these events (or configuration), so a pool whose positions
-  predate the topics' retention prices swaps that leave the known range with the liquidity it knows.
+- V3: PoolState sets price, tick and active liquidity; a PoolState carrying ``ticks`` (the collector's, after a
+  seed, mint or burn) replaces the whole tick map, zero-net initialized ticks included, when it is newer by the
+  position above than the last map taken from a state (its own order: the map is taken even when a newer swap
+  moved the price already), and tick-map events older (by header timestamp, sequence) than it are ignored from
+  then on. A swap sets price and tick; its ``liquidity_after`` is used when it is plausible, otherwise (AlphaPulse
+  writes the sqrt price there) the active liquidity is recomputed by crossing the known initialized ticks between
+  the old and the new tick. Mints and burns update the ticks' liquidity net and, when the position spans the
+  current tick, the active liquidity; a PoolTick sets one tick's liquidity net. Without a collector, initialized
+  ticks are known only from these events (or configuration), so a pool whose positions predate the topics'
+  retention prices swaps that leave the known range with the liquidity it knows.
 - Metadata (tokens, decimals, fee, type, tick spacing) comes from configuration (:class:`Catalog`), PoolInfo
   records and every event that carries it; configuration wins for fees and tick spacings.
 """
@@ -51,6 +61,12 @@ from flows.state.events import (
 
 _MAX_INT128 = 2**127 - 1
 
+#: Position in the block of a state that is the pool after every log of its block (``end_of_block``).
+BLOCK_END = 1 << 62
+
+Position = tuple[int, int, int, int]
+"""(block, position in the block, header timestamp, sequence)."""
+
 
 @dataclass(slots=True)
 class PoolBook:
@@ -64,9 +80,11 @@ class PoolBook:
         liquidity: V3 active liquidity.
         tick: V3 current tick.
         ticks: V3 initialized ticks -> liquidity net, as known.
-        position: (block, header timestamp, sequence) of the last price or reserve event applied.
+        position: (block, position in the block, header timestamp, sequence) of the last price or reserve event
+            applied.
         tick_position: (header timestamp, sequence) of the last V3 tick-map event applied.
         state: the last state emitted.
+        map_position: position of the last state whose ``ticks`` replaced the tick map.
     """
 
     meta: PoolMeta | None = None
@@ -76,16 +94,18 @@ class PoolBook:
     liquidity: int = 0
     tick: int = 0
     ticks: FrozenIntMap = field(default_factory=FrozenIntMap)
-    position: tuple[int, int, int] = (0, 0, 0)
+    position: Position = (0, 0, 0, 0)
     tick_position: tuple[int, int] = (0, 0)
     state: PoolState | None = None
+    map_position: Position = (0, 0, 0, 0)
 
     def __deepcopy__(self, memo: dict) -> PoolBook:
         return self  # immutable: Bytewax snapshots by deepcopy, a copy would be waste
 
 
-def _position(event: PoolEvent, held: tuple[int, int, int]) -> tuple[int, int, int]:
-    return (event.block_number or held[0], event.timestamp_ns, event.sequence)
+def _position(event: PoolEvent, held: Position) -> Position:
+    intra = BLOCK_END if type(event) is StateEvent and event.end_of_block else 0
+    return (event.block_number or held[0], intra, event.timestamp_ns, event.sequence)
 
 
 def _merge_meta(meta: PoolMeta | None, event: PoolEvent, catalog: Catalog, **known: object) -> PoolMeta:
@@ -147,8 +167,10 @@ def _apply(book: PoolBook, event: PoolEvent, catalog: Catalog, active: bool = Tr
         meta = _merge_meta(
             meta, event, catalog, token0=event.token0, token1=event.token1,
             token0_decimals=event.token0_decimals, token1_decimals=event.token1_decimals,
-            fee_bps=event.fee_bps, v3=event.is_v3,
+            fee_bps=event.fee_bps, v3=event.is_v3, tick_spacing=event.tick_spacing,
         )  # fmt: skip
+        if not active:  # only its tick map is newer than what is held
+            return replace(book, meta=meta)
         if meta.v3:
             return replace(
                 book, meta=meta, sqrt_price_x96=event.sqrt_price_x96, liquidity=event.liquidity, tick=event.tick
@@ -274,7 +296,7 @@ def pool_state(book: PoolBook, event: PoolEvent, catalog: Catalog) -> PoolState 
 
 def _fold_sync(book: PoolBook, event: SyncEvent) -> tuple[PoolBook, PoolState | None]:
     """The hot path: a Sync of a V2 pool already priced (same tokens), without rebuilding metadata."""
-    position = (event.block_number or book.position[0], event.timestamp_ns, event.sequence)
+    position = (event.block_number or book.position[0], 0, event.timestamp_ns, event.sequence)
     if position <= book.position:
         return book, None
     held = book.state
@@ -286,7 +308,10 @@ def _fold_sync(book: PoolBook, event: SyncEvent) -> tuple[PoolBook, PoolState | 
         event.reserve0, event.reserve1, held.fee_bps, position[0], event.source, event.sequence, event.timestamp_ns,
         event.trace,
     )  # fmt: skip
-    new = PoolBook(book.meta, event.reserve0, event.reserve1, 0, 0, 0, book.ticks, position, book.tick_position, state)
+    new = PoolBook(
+        book.meta, event.reserve0, event.reserve1, 0, 0, 0, book.ticks, position, book.tick_position, state,
+        book.map_position,
+    )  # fmt: skip
     return new, state
 
 
@@ -333,6 +358,10 @@ def fold_event(
         if applied is None:
             return book, None
         applied = replace(applied, tick_position=tick_position)
+    elif type(event) is StateEvent and event.ticks is not None:
+        applied = _apply_state_map(book, event, catalog, position)
+        if applied is None:
+            return book, None
     else:
         if position <= book.position:
             return book, None
@@ -347,6 +376,26 @@ def fold_event(
         # Keep the state's own tick map, so the next price-only event can reuse its bitmap (identity check).
         applied = replace(applied, ticks=state.v3.ticks)
     return replace(applied, state=state), state
+
+
+def _apply_state_map(book: PoolBook, event: StateEvent, catalog: Catalog, position: Position) -> PoolBook | None:
+    """A state that carries a tick map: the map and the price part each apply when they are newer than held."""
+    map_newer, price_newer = position > book.map_position, position > book.position
+    if not (map_newer or price_newer):
+        return None
+    applied = _apply(book, event, catalog, active=price_newer)
+    if applied is None:
+        return replace(book, position=position) if price_newer and book.meta is not None else None
+    if price_newer:
+        applied = replace(applied, position=position)
+    if map_newer:
+        applied = replace(
+            applied,
+            ticks=FrozenIntMap(event.ticks or ()),
+            map_position=position,
+            tick_position=max(book.tick_position, (event.timestamp_ns, event.sequence)),
+        )
+    return applied
 
 
 _EMPTY = Catalog()
@@ -367,7 +416,7 @@ def book_from_state(state: PoolState) -> PoolBook:
         liquidity=v3.liquidity if v3 else 0,
         tick=v3.tick if v3 else 0,
         ticks=FrozenIntMap(v3.ticks) if v3 else FrozenIntMap(),
-        position=(state.block_number, state.timestamp_ns, state.sequence),
+        position=(state.block_number, 0, state.timestamp_ns, state.sequence),
         state=state,
     )
 

@@ -140,6 +140,7 @@ def _endpoints_for(specs: list[FlowSpec], args: argparse.Namespace) -> tuple[End
             "bridge": (endpoints.relay_socket or spec.inputs.relay_socket, "--relay-socket PATH"),
             "archive": (endpoints.store_dsn or spec.store.get("dsn", ""), "PULSEARB_STORE_DSN or store.dsn"),
             "risk_execution": (endpoints.rpc_url, "PULSEARB_RPC_URL"),
+            "collector": (endpoints.rpc_url, "PULSEARB_RPC_URL"),
         }
         have, how = needs.get(spec.kind, ("-", ""))
         if not have:

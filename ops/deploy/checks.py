@@ -32,9 +32,11 @@ DEFAULT_SECTIONS = {
     "detector": frozenset({"inputs", "strategy", "outputs"}),
     "archive": frozenset({"inputs", "outputs", "store"}),
     "risk_execution": frozenset({"inputs", "risk", "outputs"}),
+    "collector": frozenset({"inputs", "collector", "outputs"}),
 }
 SINGLE_PROCESS = {
     "bridge": "a bridge is one relay connection (a second one would duplicate every frame)",
+    "collector": "one poller per chain: a second one would publish every state twice",
 }
 _PATH = re.compile(r"^[A-Za-z_][\w.\[\]-]*$")
 

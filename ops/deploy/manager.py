@@ -20,11 +20,11 @@ from flows.errors import ConfigError, StackError
 from flows.spec import FlowSpec
 from ops.deploy import record
 from ops.deploy.metrics import scrape
-from ops.deploy.plan import Endpoints, make_plan, prepare_recovery
+from ops.deploy.plan import RPC_KINDS, Endpoints, make_plan, prepare_recovery
 from ops.flowproc import SIGNER_ENV
 from ops.stack.process import pid_alive, port_open, stop_pid
 
-STOP_ORDER = ("bridge", "detector", "risk_execution", "archive")
+STOP_ORDER = ("bridge", "collector", "detector", "risk_execution", "archive")
 """Upstream first: each stage drains what the one before it produced."""
 
 
@@ -72,7 +72,7 @@ def _flow_env(kind: str, endpoints: Endpoints) -> dict[str, str]:
     env.update(endpoints.env_for(kind))
     if kind == "archive" and endpoints.store_dsn:
         env["PULSEARB_STORE_DSN"] = endpoints.store_dsn
-    if kind == "risk_execution" and endpoints.rpc_url:
+    if kind in RPC_KINDS and endpoints.rpc_url:
         env["PULSEARB_RPC_URL"] = endpoints.rpc_url
     return env
 

@@ -29,6 +29,8 @@ from ops.stack.process import free_port, port_open
 
 SCALABLE = frozenset({"detector", "archive"})
 """Kinds ``--processes`` applies to (a bridge is one relay connection; risk_execution one nonce writer)."""
+RPC_KINDS = frozenset({"risk_execution", "collector"})
+"""Kinds given the chain's RPC endpoint (``PULSEARB_RPC_URL``, environment only: it may hold an API key)."""
 PARTITIONS_FILE = "partitions.json"
 
 
@@ -88,7 +90,7 @@ class FlowPlan:
             addresses=list(addresses),
             metrics_port=self.metrics_ports[i],
             workers=self.workers,
-            rpc_url=e.rpc_url if kind == "risk_execution" else "",
+            rpc_url=e.rpc_url if kind in RPC_KINDS else "",
             signals_socket=e.signals_socket if kind == "risk_execution" else "",
             state_dir=str(self.state_dir) if kind == "risk_execution" else "",
             env_extra=e.env_for(kind),

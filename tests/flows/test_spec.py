@@ -154,7 +154,9 @@ def test_load_specs_reports_all_files_and_duplicate_names(tmp_path: Path) -> Non
         load_specs(tmp_path)
     lines = err.value.problems
     assert any(
-        line.endswith('c.yaml:3: kind: expected one of "bridge", "detector", "risk_execution", "archive", got "nope"')
+        line.endswith(
+            'c.yaml:3: kind: expected one of "bridge", "detector", "risk_execution", "archive", "collector", got "nope"'
+        )
         for line in lines
     ), lines
     assert any("b.yaml:2: name: expected a unique flow name" in line and "a.yaml:2" in line for line in lines), lines
