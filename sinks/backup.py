@@ -9,16 +9,15 @@ must be under its ``backups.allowed_path``, or pass ``disk`` to write to ``Disk(
 from __future__ import annotations
 
 import contextlib
-import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 from flows.errors import PulsearbError
-from sinks.clickhouse import chdb_path, command, query_rows, session, split_chdb_dsn
+from sinks.clickhouse import chdb_path, command, query_rows, served, session, split_chdb_dsn
+from sinks.server import engine_config
 
 
 class BackupError(PulsearbError):
@@ -40,20 +39,18 @@ def _destination(directory: str, disk: str | None) -> str:
 
 @contextlib.contextmanager
 def _backup_session(dsn: str, allowed: Path) -> Iterator[Any]:
-    """A session whose embedded store may read and write backups under ``allowed``."""
-    if chdb_path(dsn) is None:
+    """A session whose embedded store may read and write backups under ``allowed``.
+
+    A served store goes through its server, whose engine allows backups anywhere it can write; an embedded store
+    no server owns is opened here with a config that allows exactly ``allowed``.
+    """
+    if chdb_path(dsn) is None or served(dsn) is not None:
         with session(dsn) as client:
             yield client
         return
     base, user_config = split_chdb_dsn(dsn)
     with tempfile.TemporaryDirectory(prefix="pulsearb-backup-config-") as tmp:
-        config = Path(tmp) / "config.xml"
-        config.write_text(
-            f"<clickhouse><backups><allowed_path>{escape(str(allowed))}/</allowed_path></backups></clickhouse>\n"
-        )
-        if user_config:
-            (Path(tmp) / "config.d").mkdir()
-            shutil.copy(user_config, Path(tmp) / "config.d" / Path(user_config).name)
+        config = engine_config(Path(tmp), allowed, user_config)
         with session(base, config_file=str(config)) as client:
             yield client
 

@@ -20,6 +20,7 @@ from clickhouse_connect.driver.exceptions import (
 )
 
 from flows.errors import PulsearbError
+from sinks.server import ServerRecord
 
 
 class StoreError(PulsearbError):
@@ -76,18 +77,45 @@ def chdb_path(dsn: str) -> Path | None:
     return Path(base.removeprefix("chdb://"))
 
 
+def served(dsn: str) -> ServerRecord | None:
+    """The running store server (:mod:`sinks.server`) that owns an embedded store's directory, if any.
+
+    A record counts only when its process is alive and is that server, and it names this very directory (a
+    ``cp -r`` of a served store copies the record, which then names the original).
+    """
+    path = chdb_path(dsn) if dsn.startswith("chdb://") else None
+    if path is None:
+        return None
+    record = ServerRecord.read(path)
+    if record is None or record.path != str(path.resolve()):
+        return None
+    try:
+        cmdline = Path(f"/proc/{record.pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return record if b"serve" in cmdline else None  # `python -m sinks.server` or `pulsearb db serve`
+
+
 def connect(dsn: str, database: str | None = None, config_file: str | None = None) -> Any:
     """Open a clickhouse-connect client for ``dsn`` (``chdb://PATH``, ``chdb://memory`` or ``http(s)://...``).
+
+    The one rule for embedded stores: while a store server (:mod:`sinks.server`, started by ``pulsearb stack up``,
+    ``pulsearb up`` or ``pulsearb db serve``) owns the directory, a ``chdb://`` DSN of it is served through that
+    server's HTTP interface; otherwise this process opens the directory itself (and owns it until the client is
+    closed).
 
     Args:
         dsn: where the store is; an embedded store may carry ``?config_file=FILE`` (a ClickHouse XML/YAML config
             for storage policies, backup paths, ...).
         database: default database of the session.
-        config_file: overrides the DSN's config file (embedded stores only).
+        config_file: overrides the DSN's config file (embedded stores only; a served store keeps its server's).
 
     Raises:
         SinkUnavailable: the store cannot be opened (for chdb: another process owns the data directory).
     """
+    record = served(dsn)
+    if record is not None:
+        return _connect_served(record, database)
     kwargs: dict[str, Any] = {"dsn": dsn}
     if dsn.startswith("chdb://"):
         base, dsn_config = split_chdb_dsn(dsn)
@@ -114,6 +142,27 @@ def connect(dsn: str, database: str | None = None, config_file: str | None = Non
         raise SinkUnavailable(msg) from exc
 
 
+def _connect_served(record: ServerRecord, database: str | None) -> Any:
+    """A client of a store server on loopback: no compression (nothing to save on loopback), no session ids (the
+    server keeps none)."""
+    host, _, port = record.url.removeprefix("http://").rpartition(":")
+    kwargs: dict[str, Any] = {
+        "host": host,
+        "port": int(port),
+        "username": record.user,
+        "password": record.password,
+        "compress": False,
+        "autogenerate_session_id": False,
+    }
+    if database:
+        kwargs["database"] = database
+    try:
+        return clickhouse_connect.get_client(**kwargs)
+    except (ProgrammingError, OperationalError, DatabaseError, OSError) as exc:
+        msg = f"cannot reach the store server at {record.url} (pid {record.pid}): {_reason(exc)}"
+        raise SinkUnavailable(msg) from exc
+
+
 def _reason(exc: BaseException) -> str:
     """The readable cause of a failed connect: the innermost OS error (``Connection refused``, a DNS failure),
     rather than the HTTP pool's wrapper text, which ends cut off; else the first line of the error."""
@@ -136,6 +185,8 @@ def held_by(path: Path) -> tuple[int | None, str]:
         return None, "unknown"
     if "flows.run" in cmdline and "archive" in cmdline:
         return pid, "the archive flow"
+    if "sinks.server" in cmdline:
+        return pid, "the store server"
     if "pulsearb" in cmdline:
         return pid, "a pulsearb command"
     return pid, cmdline[:80]
@@ -171,15 +222,27 @@ def command(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> 
         raise StoreError(str(exc).splitlines()[0][:500]) from exc
 
 
-def query_rows(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
-    """Run a query; return (column names, rows)."""
+def _query(client: Any, sql: str, parameters: dict[str, Any] | None) -> Any:
     try:
-        result = client.query(sql, parameters=parameters)
+        return client.query(sql, parameters=parameters)
     except (OperationalError, OSError) as exc:
         raise SinkUnavailable(str(exc).splitlines()[0]) from exc
     except ClickHouseError as exc:
         raise StoreError(str(exc).splitlines()[0][:500]) from exc
+
+
+def query_rows(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
+    """Run a query; return (column names, rows)."""
+    result = _query(client, sql, parameters)
     return list(result.column_names), [tuple(r) for r in result.result_rows]
+
+
+def query_columns(
+    client: Any, sql: str, parameters: dict[str, Any] | None = None
+) -> tuple[list[str], list[Sequence[Any]]]:
+    """Run a query; return (column names, columns): no tuple per row, for readers that go column by column."""
+    result = _query(client, sql, parameters)
+    return list(result.column_names), list(result.result_columns)
 
 
 def insert_avro(client: Any, table: str, container: bytes, dedup_token: str | None = None) -> None:

@@ -61,6 +61,17 @@ def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None
     s = verbs.add_parser("status", help="applied migrations, retention policy and rows per table")
     add_dsn(s)
     s.set_defaults(func=_status)
+    v = verbs.add_parser(
+        "serve",
+        help="own an embedded store and serve ClickHouse's HTTP interface on loopback (foreground)",
+        description="Own the embedded store and serve ClickHouse's HTTP interface on 127.0.0.1 until Ctrl-C, so "
+        "flows, `pulsearb history` and any ClickHouse client share it (`pulsearb stack up` and `pulsearb up` run "
+        "this for the local stack). Every chdb:// DSN of the store goes through the server while it runs.",
+    )
+    v.add_argument("--port", type=int, default=None, help="loopback port (default $PULSEARB_STORE_PORT, else 8123 "
+                   "when free, else any free port)")  # fmt: skip
+    add_dsn(v)
+    v.set_defaults(func=_serve)
 
 
 def _dsn(args: argparse.Namespace) -> str:
@@ -86,7 +97,8 @@ def busy_line(exc: object, command: str) -> str:
     """One line saying who holds the embedded store and how to proceed."""
     path = getattr(exc, "path", "?")
     return (
-        f"{exc}; stop it first (Ctrl-C ends `pulsearb up`, or stop that process), or run on a copy: "
+        f"{exc}; serve the store so every process can use it (start its writer after `pulsearb stack up` or "
+        f"`pulsearb db serve`), stop that process first, or run on a copy: "
         f"cp -r {path} /tmp/pulsearb-store-copy && {command} --dsn chdb:///tmp/pulsearb-store-copy"
     )
 
@@ -173,4 +185,46 @@ def _status(args: argparse.Namespace) -> int:
         rows.add_row(table, str(s.rows))
     console.print(rows)
     console.print(f"retention: {policy.describe() if policy else 'none recorded (run pulsearb db migrate)'}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from ops.stack.store import preferred_port
+    from sinks.clickhouse import chdb_path, held_by, served, split_chdb_dsn
+    from sinks.server import EngineError, serving
+
+    dsn = _dsn(args)
+    path = chdb_path(dsn)
+    if path is None:
+        msg = f"db serve serves an embedded store: --dsn chdb:///PATH, got {dsn.split('://', 1)[0]}://..."
+        raise PulsearbError(msg)
+    record = served(dsn)
+    if record is not None:
+        msg = f"{path} is already served at {record.url} by process {record.pid}"
+        raise PulsearbError(msg)
+    holder, what = held_by(path)
+    if holder is not None and holder != os.getpid():
+        msg = f"cannot serve the store {path}: process {holder} ({what}) owns it: stop it first"
+        raise PulsearbError(msg)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    port = args.port if args.port is not None else preferred_port()
+    try:
+        with serving(path, port, split_chdb_dsn(dsn)[1]) as server:
+            print(f"serving {path} at {server.url} (user default; password $PULSEARB_STORE_PASSWORD or in "
+                  f"{path}/pulsearb-server.json); Ctrl-C stops", flush=True)  # fmt: skip
+            stop.wait()
+    except EngineError as exc:
+        pid, what = held_by(path)
+        who = f"process {pid} ({what}) owns it: stop it first" if pid else str(exc).splitlines()[0][:300]
+        msg = f"cannot serve the store {path}: {who}"
+        raise PulsearbError(msg) from exc
+    except OSError as exc:
+        msg = f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}; pick another --port"
+        raise PulsearbError(msg) from exc
+    print("stopped")
     return 0

@@ -1,4 +1,4 @@
-"""Charts for ``pulsearb history pnl|latency --plot FILE.png`` (matplotlib, Agg backend: no display needed)."""
+"""Charts for ``pulsearb history KIND --plot FILE.png`` (matplotlib, Agg backend: no display needed)."""
 
 from __future__ import annotations
 
@@ -163,5 +163,170 @@ def plot_latency(result: Result, series: Result | None, path: str) -> None:
         )
     _style(right)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _short_hex(text: str) -> str:
+    parts = str(text).split("/")
+    return "/".join(f"{p[:6]}…{p[-4:]}" if p.startswith("0x") and len(p) > 12 else p for p in parts)
+
+
+def _time_axis(ax: Any, times: list[Any]) -> None:
+    import matplotlib.dates as mdates
+
+    if not times:
+        return
+    span = max(times) - min(times)
+    if span < timedelta(minutes=1):  # a few seconds of data: keep the axis to a couple of minutes, not years
+        ax.set_xlim(min(times) - timedelta(seconds=30), max(times) + timedelta(seconds=30))
+    fmt = "%H:%M:%S" if span < timedelta(hours=1) else "%H:%M" if span < timedelta(days=1) else "%m-%d %H:%M"
+    ax.xaxis.set_major_formatter(mdates.DateFormatter(fmt))
+    ax.tick_params(axis="x", labelrotation=30)
+
+
+def _column(result: Result, name: str) -> int:
+    return result.columns.index(name)
+
+
+def plot_prices(result: Result, path: str, max_pairs: int = 6) -> None:
+    """Price over time per pair (one panel each), one line per market (pool or CEX instrument)."""
+    plt = _pyplot()
+    c = {name: _column(result, name) for name in ("time", "venue", "market", "pair", "price")}
+    series: dict[str, dict[tuple[str, str], list[tuple[Any, float]]]] = defaultdict(lambda: defaultdict(list))
+    for r in result.rows:
+        series[r[c["pair"]]][(r[c["venue"]], r[c["market"]])].append((r[c["time"]], float(r[c["price"]])))
+    pairs = sorted(series, key=lambda p: -sum(len(v) for v in series[p].values()))[:max_pairs]
+    fig, axes = plt.subplots(max(1, len(pairs)), 1, figsize=(11, 3.2 * max(1, len(pairs))), squeeze=False)
+    fig.suptitle("Prices over time", fontsize=14, fontweight="bold", x=0.06, ha="left")
+    if not pairs:
+        axes[0][0].text(0.5, 0.5, "no prices in this window", ha="center", va="center", transform=axes[0][0].transAxes)
+    for ax, pair in zip([a[0] for a in axes], pairs, strict=False):
+        times = []
+        for i, ((venue, market), points) in enumerate(sorted(series[pair].items())):
+            points.sort()
+            xs, ys = zip(*points, strict=True)
+            times += xs
+            label = f"{venue} {_short_hex(market)} ({len(points)} updates)"
+            ax.step(xs, ys, where="post", color=_COLORS[i % len(_COLORS)], linewidth=1.6, label=label)
+        unit = "USD per base" if "/" in pair and not pair.startswith("0x") else "2nd token per 1st (whole units)"
+        ax.set_title(f"{_short_hex(pair)}  ({unit})", loc="left", fontsize=10)
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        _style(ax)
+        _time_axis(ax, times)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_spreads(result: Result, opportunities: dict[str, Result], path: str, max_pairs: int = 4) -> None:
+    """Spread (bps) between two venues over time per pair, with the pair's archived opportunities marked on it."""
+    plt = _pyplot()
+    c = {name: _column(result, name) for name in ("time", "pair", "venue_a", "venue_b", "spread_bps")}
+    per: dict[str, list[tuple[Any, float]]] = defaultdict(list)
+    sides: dict[str, tuple[str, str]] = {}
+    for r in result.rows:
+        per[r[c["pair"]]].append((r[c["time"]], float(r[c["spread_bps"]])))
+        sides[r[c["pair"]]] = (r[c["venue_a"]], r[c["venue_b"]])
+    pairs = sorted(per, key=lambda p: -len(per[p]))[:max_pairs]
+    fig, axes = plt.subplots(max(1, len(pairs)), 1, figsize=(11, 3.6 * max(1, len(pairs))), squeeze=False)
+    fig.suptitle("Spread between venues, opportunities marked", fontsize=14, fontweight="bold", x=0.06, ha="left")
+    if not pairs:
+        axes[0][0].text(0.5, 0.5, "no pair quoted on two venues in this window", ha="center", va="center",
+                        transform=axes[0][0].transAxes)  # fmt: skip
+    for ax, pair in zip([a[0] for a in axes], pairs, strict=False):
+        points = sorted(per[pair])
+        xs, ys = zip(*points, strict=True)
+        a, b = sides[pair]
+        ax.step(xs, ys, where="post", color=_COLORS[0], linewidth=1.6, label=f"({a} − {b}) / mid, bps")
+        ax.axhline(0, color="#444444", linewidth=0.8)
+        marks = _opportunity_marks(opportunities.get(pair), points)
+        for i, (strategy, found) in enumerate(sorted(marks.items())):
+            mx, my, usd = zip(*found, strict=True)
+            total = sum(usd)
+            ax.scatter(mx, my, marker="^", s=60, zorder=3, color=_COLORS[(i + 1) % len(_COLORS)],
+                       label=f"{strategy} opportunities: {len(found)}, {total:+,.2f} USD net")  # fmt: skip
+        ax.set_title(f"{_short_hex(pair)}: {a} vs {b}", loc="left", fontsize=10)
+        ax.set_ylabel("spread (bps)")
+        ax.legend(loc="best", fontsize=8, framealpha=0.8)
+        _style(ax)
+        _time_axis(ax, list(xs) + [m[0] for found in marks.values() for m in found])
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+Mark = tuple[Any, float, float]  # time, spread (bps), net USD
+
+
+def _opportunity_marks(opps: Result | None, spread: list[tuple[Any, float]]) -> dict[str, list[Mark]]:
+    """(time, spread at that time, net USD) of each opportunity, by strategy: placed on the spread line as it
+    stood when the opportunity was detected."""
+    import bisect
+
+    out: dict[str, list[Mark]] = defaultdict(list)
+    if opps is None or not spread:
+        return out
+    c = {name: _column(opps, name) for name in ("detected", "strategy", "net_usd")}
+    times = [t for t, _ in spread]
+    for r in opps.rows:
+        at = r[c["detected"]]
+        i = max(0, bisect.bisect_right(times, at) - 1)
+        out[r[c["strategy"]]].append((at, spread[i][1], float(r[c["net_usd"]] or 0.0)))
+    return out
+
+
+def plot_counts(result: Result, time_col: str, group_col: str, path: str, title: str) -> None:
+    """Rows per period (minute, hour or day, from the span) stacked by ``group_col``."""
+    from sinks.history import bucket_for_span
+
+    plt = _pyplot()
+    ti, gi = _column(result, time_col), _column(result, group_col)
+    times = [r[ti] for r in result.rows]
+    span = (max(times) - min(times)) if times else timedelta(0)
+    bucket = bucket_for_span(int(span.total_seconds() * 1e9))
+    floor = {"minute": dict(second=0, microsecond=0), "hour": dict(minute=0, second=0, microsecond=0),
+             "day": dict(hour=0, minute=0, second=0, microsecond=0)}[bucket]  # fmt: skip
+    counts: dict[str, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+    for r in result.rows:
+        counts[str(r[gi])][r[ti].replace(**floor)] += 1
+    periods = sorted({p for g in counts.values() for p in g})
+    fig, ax = plt.subplots(figsize=(11, 5))
+    fig.suptitle(title.replace("period", bucket), fontsize=14, fontweight="bold", x=0.06, ha="left")
+    if not periods:
+        ax.text(0.5, 0.5, "nothing in this window", ha="center", va="center", transform=ax.transAxes)
+    x = list(range(len(periods)))
+    bottom = [0] * len(periods)
+    for i, (group, by_period) in enumerate(sorted(counts.items())):
+        ys = [by_period.get(p, 0) for p in periods]
+        ax.bar(x, ys, bottom=bottom, color=_COLORS[i % len(_COLORS)], width=0.7, label=f"{group}: {sum(ys):,}")
+        bottom = [b + y for b, y in zip(bottom, ys, strict=True)]
+    if periods:
+        fmt = {"day": "%Y-%m-%d", "hour": "%m-%d %H:00", "minute": "%H:%M"}[bucket]
+        step = max(1, len(periods) // 12)
+        ax.set_xticks(x[::step], [p.strftime(fmt) for p in periods[::step]], rotation=30, ha="right")
+        ax.legend(loc="upper left", frameon=False)
+    ax.set_ylabel(f"rows per {bucket}")
+    _style(ax)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_reasons(result: Result, path: str, top: int = 15) -> None:
+    """Dead letters per flow and reason (the ``--counts`` result), most frequent at the top."""
+    plt = _pyplot()
+    c = {name: _column(result, name) for name in ("flow", "stage", "reason", "count")}
+    rows = sorted(result.rows, key=lambda r: -int(r[c["count"]]))[:top][::-1]
+    fig, ax = plt.subplots(figsize=(11, 1.5 + 0.45 * max(1, len(rows))))
+    fig.suptitle("Dead letters by reason", fontsize=14, fontweight="bold", x=0.04, ha="left")
+    if not rows:
+        ax.text(0.5, 0.5, "no dead letters in this window", ha="center", va="center", transform=ax.transAxes)
+    labels = [f"{r[c['flow']]}/{r[c['stage']]}: {str(r[c['reason']])[:70]}" for r in rows]
+    ax.barh(range(len(rows)), [int(r[c["count"]]) for r in rows], color=_COLORS[3], height=0.6)
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.set_xlabel("dead letters")
+    _style(ax)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(path, dpi=120)
     plt.close(fig)

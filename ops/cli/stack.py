@@ -18,17 +18,40 @@ def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None
     v = verbs.add_parser("up", help="start broker, chain and store on free loopback ports")
     v.add_argument("--no-chain", action="store_true", help="do not start anvil")
     v.add_argument("--block-time", type=float, default=None, help="anvil interval mining, seconds (default automine)")
+    v.add_argument(
+        "--store-port",
+        type=int,
+        default=None,
+        help="loopback port of the store's ClickHouse HTTP interface (default $PULSEARB_STORE_PORT, else 8123 "
+        "when free, else any free port)",
+    )
     v.set_defaults(func=_up)
     verbs.add_parser("down", help="stop everything the stack started").set_defaults(func=_down)
     verbs.add_parser("status", help="show each component's health").set_defaults(func=_status)
 
 
 def _up(args: argparse.Namespace) -> int:
-    info = stack.up(state_dir(), chain=not args.no_chain, block_time_s=args.block_time)
+    from ops.stack.store import preferred_port
+
+    port = args.store_port if args.store_port is not None else preferred_port()
+    info = stack.up(
+        state_dir(), chain=not args.no_chain, block_time_s=args.block_time, serve_store=True, store_port=port
+    )
     print(f"broker  {info.bootstrap}")
     print(f"chain   {info.rpc_url or '-'}")
-    print(f"store   {info.store_dsn}")
+    print(f"store   {store_line(info)}")
     return 0
+
+
+def store_line(info: stack.StackInfo) -> str:
+    """Where the store is, for people: the ClickHouse HTTP URL (and where its password is) when it is served."""
+    if not info.store_url:
+        return info.store_dsn
+    path = info.store_dsn.removeprefix("chdb://")
+    return (
+        f"{info.store_url}  (ClickHouse HTTP, user default, password $PULSEARB_STORE_PASSWORD or in "
+        f"{path}/pulsearb-server.json; chdb {path})"
+    )
 
 
 def _down(_args: argparse.Namespace) -> int:

@@ -88,3 +88,29 @@ def test_running_flow_serves_metrics(broker_stack: StackInfo, tmp_path: Path) ->
     assert 'pulsearb_flow_info{flow="bridge",kind="bridge",process="0"} 1.0' in body
     assert 'pulsearb_endpoint_up{endpoint="broker",flow="bridge"} 1.0' in body
     assert proc.returncode == 0, out
+
+
+def test_grafana_clickhouse_source_points_at_the_store_server(tmp_path: Path, monkeypatch) -> None:
+    """The provisioned data source: the store server's default loopback port, its HTTP protocol, its user and
+    password variable; a request shaped as the plugin sends it (Native, database, basic auth) is answered."""
+    import base64
+
+    import yaml
+
+    from ops.stack.store import DEFAULT_PORT
+    from tests.sinks.served import served_store
+
+    [source] = yaml.safe_load((MON / "grafana-datasource.yml").read_text())["datasources"]
+    conf = source["jsonData"]
+    assert source["type"] == "grafana-clickhouse-datasource"
+    assert (conf["host"], conf["port"], conf["protocol"]) == ("127.0.0.1", DEFAULT_PORT, "http")
+    assert source["secureJsonData"]["password"] == "$PULSEARB_STORE_PASSWORD"
+    monkeypatch.setenv("PULSEARB_STORE_PASSWORD", "grafana-secret")
+    with served_store(tmp_path) as (_dsn, record):
+        auth = base64.b64encode(f"{conf['username']}:grafana-secret".encode()).decode()
+        url = f"{record.url}/?default_format=Native&database={conf['defaultDatabase']}&max_execution_time=60"
+        req = urllib.request.Request(url, data=b"SELECT count() FROM arb_opportunity", headers={
+            "Authorization": f"Basic {auth}"})  # fmt: skip
+        with urllib.request.urlopen(req, timeout=30) as reply:
+            assert reply.status == 200 and reply.headers["X-ClickHouse-Format"] == "Native"
+            assert reply.read().startswith(b"\x01\x01")  # Native: 1 column, 1 row

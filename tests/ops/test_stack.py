@@ -6,12 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from ops.stack.chain import rpc_call
-from ops.stack.process import pid_alive, port_open
+from ops.stack.process import free_port, pid_alive, port_open
 
 pytestmark = pytest.mark.integration
 
@@ -24,10 +25,14 @@ def _cli(home: Path, *args: str, env_extra: dict[str, str] | None = None) -> sub
 
 
 def test_stack_up_status_down(tmp_path: Path) -> None:
-    up = _cli(tmp_path, "stack", "up")
+    store_port = free_port()
+    up = _cli(tmp_path, "stack", "up", env_extra={"PULSEARB_STORE_PORT": str(store_port)})
     assert up.returncode == 0, up.stderr
     info = json.loads((tmp_path / "stack.json").read_text())
     try:
+        # The store is served over ClickHouse's HTTP interface on loopback; `stack up` prints where.
+        assert info["store_url"] == f"http://127.0.0.1:{store_port}" and info["store_url"] in up.stdout
+        assert urllib.request.urlopen(f"{info['store_url']}/ping", timeout=5).read() == b"Ok.\n"
         host, port = info["bootstrap"].rsplit(":", 1)
         assert host == "127.0.0.1" and port_open(int(port))
         assert info["rpc_url"].startswith("http://127.0.0.1:")
@@ -41,13 +46,13 @@ def test_stack_up_status_down(tmp_path: Path) -> None:
             for line in listen:
                 fields = line.split()
                 local, state = fields[1], fields[3]
-                ours = (int(port), int(info["rpc_url"].rsplit(":", 1)[1]))
+                ours = (int(port), int(info["rpc_url"].rsplit(":", 1)[1]), store_port)
                 if state == "0A" and int(local.split(":")[1], 16) in ours:
                     assert local.split(":")[0] == "0100007F", f"pid {pid} listens on {local}"
     finally:
         down = _cli(tmp_path, "stack", "down")
     assert down.returncode == 0
-    assert not pid_alive(info["broker_pid"]) and not pid_alive(info["chain_pid"])
+    assert not pid_alive(info["broker_pid"]) and not pid_alive(info["chain_pid"]) and not pid_alive(info["store_pid"])
     assert _cli(tmp_path, "stack", "status").returncode == 3
 
 
