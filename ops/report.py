@@ -120,9 +120,16 @@ class RunReport:
 
 
 def _sources(database: str, since_ns: int | None) -> dict[str, str]:
-    """Each table as a FROM clause: deduplicated (``FINAL``), and only rows archived since ``since_ns``."""
-    cond = "" if since_ns is None else f" WHERE archived_at >= fromUnixTimestamp64Milli({since_ns // 1_000_000})"
-    return {table: f"(SELECT * FROM {database}.{table} FINAL{cond})" for table, _ in TABLES}
+    """Each table as a FROM clause: deduplicated (``FINAL``), only rows archived since ``since_ns``, and of
+    ``arb_opportunity`` only the live rows (backtests store theirs under a run id)."""
+    out = {}
+    for table, _ in TABLES:
+        conds = [] if since_ns is None else [f"archived_at >= fromUnixTimestamp64Milli({since_ns // 1_000_000})"]
+        if table == "arb_opportunity":
+            conds.append("run_id = ''")
+        where = f" WHERE {' AND '.join(conds)}" if conds else ""
+        out[table] = f"(SELECT * FROM {database}.{table} FINAL{where})"
+    return out
 
 
 def collect(dsn: str, database: str = "pulsearb", since_ns: int | None = None) -> RunReport:

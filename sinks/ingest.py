@@ -24,6 +24,9 @@ SUFFIX_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("kafka_offset", "long", "Int64"),
 )
 
+ARCHIVE_TRACE_KEY = "archive_ns"
+"""The trace stage the ingest view adds to every archived row (the time its batch was written)."""
+
 _PRIMITIVE = {
     "int": "Int32",
     "long": "Int64",
@@ -96,7 +99,48 @@ def convert_expr(expr: str, avro_type: Any, names: dict[str, Any]) -> str:
     if isinstance(t, dict) and t.get("type") == "array":
         conv = convert_expr("x", t["items"], names)
         return expr if conv == "x" else f"arrayMap(x -> {conv}, {expr})"
+    if isinstance(t, dict) and t.get("type") == "record":
+        convs = [convert_expr(f"{expr}.{f['name']}", f["type"], names) for f in t["fields"]]
+        if all(c == f"{expr}.{f['name']}" for c, f in zip(convs, t["fields"], strict=True)):
+            return expr
+        return "tuple(" + ", ".join(convs) + ")"
     return expr
+
+
+def record_expr(expr: str, avro_type: Any, names: dict[str, Any]) -> str:
+    """SQL turning an archive table's value back into the value the Avro record held (inverse of
+    :func:`convert_expr`: exact integers -> big-endian ``fixed(32)`` bytes)."""
+    t = _named(avro_type, names)
+    if _int256(t):
+        return f"reverse(reinterpretAsFixedString({expr}))"
+    if isinstance(t, list):
+        inner = next(x for x in t if x != "null")
+        conv = record_expr(f"assumeNotNull({expr})", inner, names)
+        return expr if conv == f"assumeNotNull({expr})" else f"if(isNull({expr}), NULL, {conv})"
+    if isinstance(t, dict) and t.get("type") == "array":
+        conv = record_expr("x", t["items"], names)
+        return expr if conv == "x" else f"arrayMap(x -> {conv}, {expr})"
+    if isinstance(t, dict) and t.get("type") == "record":
+        convs = [record_expr(f"{expr}.{f['name']}", f["type"], names) for f in t["fields"]]
+        if all(c == f"{expr}.{f['name']}" for c, f in zip(convs, t["fields"], strict=True)):
+            return expr
+        return "tuple(" + ", ".join(convs) + ")"
+    return expr
+
+
+def record_selects(schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(field, SQL)`` reading each field of a topic's Avro schema back from its archive table, the inverse of
+    the view :func:`ingest_ddl` creates: the trace loses the ``archive_ns`` the view added, 256-bit integers become
+    ``fixed(32)`` bytes again. Nested records come back as tuples (in field order)."""
+    names: dict[str, Any] = {}
+    out = []
+    for f in schema["fields"]:
+        name = f["name"]
+        if name == "trace":
+            out.append((name, f"mapFilter((k, v) -> k != '{ARCHIVE_TRACE_KEY}', trace)"))
+        else:
+            out.append((name, record_expr(name, f["type"], names)))
+    return out
 
 
 def venue_name_expr(column: str = "venue") -> str:
@@ -124,7 +168,7 @@ def ingest_ddl(schema_name: str, database: str = "{database}") -> list[str]:
         name = f["name"]
         columns.append(f"{name} {stage_type(f['type'], names)}")
         if name == "trace":
-            selects.append("mapUpdate(trace, map('archive_ns', archive_ns)) AS trace")
+            selects.append(f"mapUpdate(trace, map('{ARCHIVE_TRACE_KEY}', archive_ns)) AS trace")
         else:
             conv = convert_expr(name, f["type"], names)
             selects.append(name if conv == name else f"{conv} AS {name}")

@@ -18,17 +18,23 @@ strategy's own; ``pairs``/``tokens``/``venues`` restrict the states the flow joi
 (:class:`~flows.strategies.params.StrategyParams`).
 
 Gas: strategies run with gas at 0 (gas does not change a size), and the ``gas`` step costs each opportunity at the
-newest ``market.gas_price`` of the chain it has seen (``gas_price_scale`` converts it into the native token), else
-at ``gas_price_wei``, and drops it below ``min_net_profit``. A ``market.gas_price`` record and an opportunity that
-arrive together are costed in arrival order.
+chain's newest ``market.gas_price`` at or before the opportunity's detection time (event time;
+``gas_price_scale`` converts it into the native token), else at ``gas_price_wei``, and drops it below
+``min_net_profit``.
+
+Time: an opportunity's ``detected_ns`` is its triggering update's event time and ``valid_until_ns`` that plus
+``validity_ms``, so the same records give byte-identical opportunities live and in a backtest; only the trace's
+stage times (``detect_in_ns``, ``detect_out_ns``) are wall times, for latency. The step functions live in
+:class:`DetectorSteps`, which the dataflow and the archive replay (:mod:`flows.builders.replay`) share.
 """
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_right, insort
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import bytewax.operators as op
@@ -37,14 +43,14 @@ from bytewax.dataflow import Dataflow
 from prometheus_client import Counter
 
 from flows.builders.common import RunEnv, dlq_record, start_offset
-from flows.builders.detector_join import JoinConfig, event_time, join_step, windower_for
-from flows.connectors.kafka import KafkaRecord, KafkaSink, KafkaSource, OutRecord
+from flows.builders.detector_join import JoinConfig, event_time, join_logic, join_step, windower_for
+from flows.connectors.kafka import KafkaChunk, KafkaSink, KafkaSource, OutRecord
 from flows.errors import ConfigError, PulsearbError
 from flows.metrics import DEAD_LETTERS, OPPORTUNITIES, RECORDS_IN, STATE_SIZE, observe_hops
 from flows.opportunity import Opportunity
 from flows.opportunity import to_record as opportunity_record
 from flows.pools import PoolState
-from flows.spec import FlowSpec
+from flows.spec import FlowSpec, display_path
 from flows.state.events import GasEvent, PoolEvent, QuoteEvent, TradeEvent, from_record
 from flows.state.fold import fold_event
 from flows.state.quotes import CexBook, CexQuote, fold_quote
@@ -74,7 +80,8 @@ def strategy_params(spec: FlowSpec) -> StrategyParams:
     try:
         return params_from_mapping(spec.name, spec.strategy.params)
     except ConfigError as exc:
-        msg = f"{spec.path}: {exc}"
+        field = str(exc).split(":", 1)[0]  # the message starts with the field's path
+        msg = f"{display_path(spec.path)}:{spec.line_of(field)}: {exc}"
         raise ConfigError(msg) from exc
 
 
@@ -117,7 +124,18 @@ def join_key_of(mode: str) -> Callable[[Any], str]:
     """The join key of a state: its token pair (``pair``), or one key for the whole graph (``graph``)."""
     if mode == GRAPH_KEY:
         return lambda _state: GRAPH_KEY
-    return lambda state: state.pair
+    pairs: dict[tuple[str, str], str] = {}  # a pool's (token0, token1) -> its pair key: built once, not per update
+
+    def pair_of(state: Any) -> str:
+        if type(state) is not PoolState:
+            return state.pair
+        ends = (state.token0, state.token1)
+        pair = pairs.get(ends)
+        if pair is None:
+            pair = pairs[ends] = state.pair
+        return pair
+
+    return pair_of
 
 
 def _partner_age_ms(params: StrategyParams) -> int:
@@ -134,7 +152,13 @@ def _windower(spec: FlowSpec, params: StrategyParams) -> win.Windower:
     return windower_for(w.type, w.length_ms, w.slide_ms, gap)
 
 
-def _clock(spec: FlowSpec, params: StrategyParams) -> win.Clock:
+def _clock(spec: FlowSpec, params: StrategyParams, now: Callable[[], datetime] | None = None) -> win.Clock:
+    """The join's clock. ``now`` replaces the system clock (a backtest passes the replayed event time)."""
+    if now is not None:
+        if spec.clock.type == "system":  # a system clock stamps each state with "now": the replay's now
+            return win.EventClock(lambda _s: now(), wait_for_system_duration=timedelta(0), now_getter=now)
+        lateness = timedelta(milliseconds=_lateness_ms(spec, params))
+        return win.EventClock(event_time, wait_for_system_duration=lateness, now_getter=now)
     if spec.clock.type == "system":
         return win.SystemClock()
     return win.EventClock(event_time, wait_for_system_duration=timedelta(milliseconds=_lateness_ms(spec, params)))
@@ -154,6 +178,136 @@ def _accepts(spec: FlowSpec) -> Callable[[Any], bool]:
     return accepts
 
 
+GasBook = tuple[tuple[int, int, int], ...]
+"""The gas step's state: recent ``(timestamp_ns, sequence, price in wei of native_token)`` in event order."""
+
+
+def gas_as_of(book: GasBook, timestamp_ns: int) -> int | None:
+    """The newest gas price at or before ``timestamp_ns`` (event time), or None when the book has none that old."""
+    i = bisect_right(book, (timestamp_ns, 2**63, 0))
+    return book[i - 1][2] if i else None
+
+
+def gas_with(book: GasBook, entry: tuple[int, int, int], keep_ns: int) -> GasBook:
+    """The book with a reading added at its place, keeping the readings younger than ``keep_ns`` behind the newest
+    (plus the last one before: it is the price as of anything up to the next)."""
+    entries = list(book)
+    insort(entries, entry)
+    cutoff = entries[-1][0] - keep_ns
+    drop = bisect_right(entries, (cutoff, -1, -1)) - 1
+    return tuple(entries[drop:] if drop > 0 else entries)
+
+
+class DetectorSteps:
+    """The detector's step functions for one spec: what the dataflow's steps run, and what a backtest replays.
+
+    One object per flow: configuration and metrics only. Per-key state (a pool's book, a CEX book, a key's join,
+    the chain's gas readings) is passed in and handed back, as Bytewax's keyed steps hold it, so the dataflow
+    (:func:`detector_flow`) and the archive replay (:mod:`flows.builders.replay`) run the same code on it.
+
+    Args:
+        spec: a ``kind: detector`` spec.
+        now: the clock of the join's watermark; None is the system clock (a live flow). A backtest passes the
+            event time of the record being replayed, which is what the system clock reads live (the relay stamps
+            each frame with its wall time).
+
+    Raises:
+        ConfigError: a bad parameter, window, join or topic name.
+    """
+
+    def __init__(self, spec: FlowSpec, now: Callable[[], datetime] | None = None) -> None:
+        check_spec(spec)
+        self.spec = spec
+        self.params = params = strategy_params(spec)
+        name = spec.strategy.name
+        self.catalog = params.catalog()
+        self.markets = params.cex_markets
+        self.chain_key = str(params.chain_id)
+        self.key_of = join_key_of(join_by(name, spec.join.by or params.join_by))
+        self.accepts = _accepts(spec)
+        self.opportunities = OPPORTUNITIES.labels(spec.name, name)
+        self.pools_held = STATE_SIZE.labels(spec.name, "pool_state")
+        self.books_held = STATE_SIZE.labels(spec.name, "cex_state")
+        age_ms = _partner_age_ms(params)
+        self.gas_keep_ns = (_lateness_ms(spec, params) + age_ms) * 1_000_000
+        self.join = JoinConfig(
+            clock=_clock(spec, params, now),
+            windower=_windower(spec, params),
+            retention_ns=_lateness_ms(spec, params) * 1_000_000,
+            horizon_ns=age_ms * 1_000_000,
+            partner_ok=lambda late, later: is_fresh(late, later, params),
+            evaluate=find_strategy(name),
+            params=replace(params, gas_price_wei=0),
+            late=LATE_UPDATES.labels(spec.name),
+            windows=STATE_SIZE.labels(spec.name, "join"),
+        )
+
+    def route(self, topic: str, rec: dict[str, Any], detect_in_ns: int | None) -> tuple[str, Any] | None:
+        """A decoded ``market.*`` record as the flow routes it: ``(pool, event)`` for the pool fold, ``("cex",
+        (instrument, event))``, ``("gas", (chain, event))``, or None when the flow does not use it.
+
+        Args:
+            topic: the record's schema topic.
+            rec: the Avro-decoded record.
+            detect_in_ns: added to the event's trace (None adds nothing: a replay is not a detector stage).
+
+        Raises:
+            PulsearbError, KeyError, ValueError, TypeError: the record cannot be an event (a dead letter).
+        """
+        event = from_record(topic, rec, detect_in_ns)
+        if isinstance(event, PoolEvent):
+            return event.pool, event
+        if isinstance(event, QuoteEvent | TradeEvent):
+            return "cex", (event.instrument, event)
+        if isinstance(event, GasEvent) and (not self.params.gas_venue or event.venue == self.params.gas_venue):
+            return "gas", (self.chain_key, event)
+        return None
+
+    def _counted(self, gauge: Any, held: Any, kept: Any) -> None:
+        # A key's state appears or is discarded (None): the gauge follows the keys held.
+        if (held is None) != (kept is None):
+            gauge.inc(1 if held is None else -1)
+
+    def fold_pool(self, held: Any, event: PoolEvent) -> tuple[Any, PoolState | None]:
+        """The ``pool_state`` step: fold a pool event into the pool's book."""
+        kept, state = fold_event(held, event, self.catalog)
+        self._counted(self.pools_held, held, kept)
+        return kept, state
+
+    def fold_cex(self, held: CexBook | None, event: QuoteEvent | TradeEvent) -> tuple[CexBook | None, CexQuote | None]:
+        """The ``cex_state`` step: fold a quote or trade into the instrument's book."""
+        kept, quote = fold_quote(held, event, self.markets)
+        self._counted(self.books_held, held, kept)
+        return kept, quote
+
+    def to_join(self, value: tuple[str, Any]) -> tuple[str, Any] | None:
+        """A changed state keyed for the join (None: no change, or the ``join`` section leaves it out)."""
+        state = value[1]
+        return None if state is None or not self.accepts(state) else (self.key_of(state), state)
+
+    def join_logic(self, resume: Any = None) -> Any:
+        """The ``join`` step's logic of one key (fresh, or from a snapshot)."""
+        return join_logic(self.join, resume)
+
+    def gas(self, held: GasBook | int | None, item: Opportunity | GasEvent) -> tuple[GasBook, Opportunity | None]:
+        """The ``gas`` step (per chain): keep gas readings; cost an opportunity at the newest reading at or before
+        its detection (event) time, else at ``gas_price_wei``; None when it no longer pays ``min_net_profit``.
+
+        Costing as of event time makes the price independent of whether the gas record or the pool update was
+        read first, so a live run and a backtest of the same records agree.
+        """
+        book: GasBook = ((0, 0, held),) if isinstance(held, int) else held or ()  # a pre-event-time snapshot
+        params = self.params
+        if isinstance(item, GasEvent):
+            entry = (item.timestamp_ns, item.sequence, params.gas_price_from_gwei(item.gas_price_gwei))
+            return gas_with(book, entry, self.gas_keep_ns), None
+        price = gas_as_of(book, item.detected_ns)
+        opp = reprice(item, params.gas_price_wei if price is None else price, params)
+        if opp is not None:
+            self.opportunities.inc()
+        return book, opp
+
+
 def detector_flow(spec: FlowSpec, env: RunEnv, *, tail: bool = True) -> Dataflow:
     """market.* -> pool/CEX state -> event-time join per key -> strategy -> gas -> arb.opportunity.
 
@@ -166,99 +320,51 @@ def detector_flow(spec: FlowSpec, env: RunEnv, *, tail: bool = True) -> Dataflow
     Raises:
         ConfigError: a bad parameter, window, join or topic name.
     """
-    check_spec(spec)
-    params = strategy_params(spec)
-    name = spec.strategy.name
-    mode = join_by(name, spec.join.by or params.join_by)
-    catalog = params.catalog()
-    markets = params.cex_markets
+    steps = DetectorSteps(spec)
     out_topic = spec.outputs.get("opportunities", "arb.opportunity")
     dlq_topic = spec.dlq_topic
     topics = spec.inputs.topics or ("market.pool_sync",)
-    chain_key = str(params.chain_id)
-    key_of = join_key_of(mode)
-    accepts = _accepts(spec)
-    opportunities = OPPORTUNITIES.labels(spec.name, name)
     dead = DEAD_LETTERS.labels(spec.name, "decode")
     records_in = {t: RECORDS_IN.labels(spec.name, t) for t in topics}
     logical = {t: schema_topic(t) for t in topics}
     codecs = {t: codec(logical[t]) for t in topics}
     out_codec = codec(schema_topic(out_topic))
 
-    def decode(batch: list[KafkaRecord]) -> list[tuple[str, Any]]:
-        # Pool events leave as (pool, event), ready for the keyed fold; the rest as (kind, payload).
+    def decode(batch: list[KafkaChunk]) -> list[tuple[str, Any]]:
+        # Pool events leave as (pool, event), ready for the keyed fold; the rest as (kind, payload). A chunk is one
+        # poll of one partition (no record object per message).
         now = time.time_ns()
         out: list[tuple[str, Any]] = []
-        counts = dict.fromkeys(records_in, 0)
-        for msg in batch:
-            counts[msg.topic] += 1
-            try:
-                event = from_record(logical[msg.topic], codecs[msg.topic].decode(msg.value or b""), now)
-            except (PulsearbError, KeyError, ValueError, TypeError) as exc:
-                where = {"source_topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
-                out.append(("err", dlq_record(spec.name, dlq_topic, "decode", exc, msg.value or b"", **where)))
-                dead.inc()
-                continue
-            if isinstance(event, PoolEvent):
-                out.append((event.pool, event))
-            elif isinstance(event, QuoteEvent | TradeEvent):
-                out.append(("cex", (event.instrument, event)))
-            elif isinstance(event, GasEvent) and (not params.gas_venue or event.venue == params.gas_venue):
-                out.append(("gas", (chain_key, event)))
-        for topic, n in counts.items():
-            if n:
-                records_in[topic].inc(n)
+        route = steps.route
+        for chunk in batch:
+            topic = chunk.topic
+            schema_name, read = logical[topic], codecs[topic].decode
+            for offset, value in zip(chunk.offsets, chunk.values, strict=True):
+                try:
+                    routed = route(schema_name, read(value or b""), now)
+                except (PulsearbError, KeyError, ValueError, TypeError) as exc:
+                    where = {"source_topic": topic, "partition": chunk.partition, "offset": offset}
+                    out.append(("err", dlq_record(spec.name, dlq_topic, "decode", exc, value or b"", **where)))
+                    dead.inc()
+                    continue
+                if routed is not None:
+                    out.append(routed)
+            records_in[topic].inc(len(chunk.offsets))
         return out
 
-    pools_held = STATE_SIZE.labels(spec.name, "pool_state")
-    books_held = STATE_SIZE.labels(spec.name, "cex_state")
-
-    def counted(gauge: Any, held: Any, kept: Any) -> None:
-        # A key's state appears or is discarded (None): the gauge follows the keys held.
-        if (held is None) != (kept is None):
-            gauge.inc(1 if held is None else -1)
-
-    def fold_pool(held: Any, event: PoolEvent) -> tuple[Any, PoolState | None]:
-        kept, state = fold_event(held, event, catalog)
-        counted(pools_held, held, kept)
-        return kept, state
-
-    def fold_cex(held: CexBook | None, event: QuoteEvent | TradeEvent) -> tuple[CexBook | None, CexQuote | None]:
-        kept, quote = fold_quote(held, event, markets)
-        counted(books_held, held, kept)
-        return kept, quote
-
-    def to_join(value: tuple[str, Any]) -> tuple[str, Any] | None:
-        state = value[1]
-        return None if state is None or not accepts(state) else (key_of(state), state)
-
-    def gas(price: int | None, item: Opportunity | GasEvent) -> tuple[int | None, list[OutRecord]]:
-        if isinstance(item, GasEvent):
-            return params.gas_price_from_gwei(item.gas_price_gwei), []
-        opp = reprice(item, params.gas_price_wei if price is None else price, params)
+    def to_out(value: tuple[str, Opportunity | None]) -> OutRecord | None:
+        opp = value[1]
         if opp is None:
-            return price, []
+            return None
         rec = opportunity_record(opp)
-        rec["trace"] = rec["trace"] | {"detect_out_ns": time.time_ns()}
-        opportunities.inc()
+        rec["trace"] = rec["trace"] | {"detect_out_ns": time.time_ns()}  # a wall time: latency, not identity
         observe_hops(spec.name, rec["trace"], DETECT_HOPS)
-        return price, [OutRecord(out_topic, opp.pair.encode(), out_codec.encode(rec))]
-
-    age_ms = _partner_age_ms(params)
-    config = JoinConfig(
-        clock=_clock(spec, params),
-        windower=_windower(spec, params),
-        retention_ns=_lateness_ms(spec, params) * 1_000_000,
-        horizon_ns=age_ms * 1_000_000,
-        partner_ok=lambda late, later: is_fresh(late, later, params),
-        evaluate=find_strategy(name),
-        params=replace(params, gas_price_wei=0),
-        late=LATE_UPDATES.labels(spec.name),
-        windows=STATE_SIZE.labels(spec.name, "join"),
-    )
+        return OutRecord(out_topic, opp.pair.encode(), out_codec.encode(rec))
 
     flow = Dataflow(spec.name)
-    source = KafkaSource(env.bootstrap, topics, tail=tail, start=start_offset(spec), extra=dict(env.kafka_extra))
+    source = KafkaSource(
+        env.bootstrap, topics, tail=tail, start=start_offset(spec), extra=dict(env.kafka_extra), chunks=True
+    )
     decoded = op.flat_map_batch("decode", op.input("kafka", flow, source), decode)
     split = op.branch("split", decoded, lambda x: isinstance(x[1], PoolEvent))
     pool_events = split.trues
@@ -267,11 +373,13 @@ def detector_flow(spec: FlowSpec, env: RunEnv, *, tail: bool = True) -> Dataflow
     gas_events = op.filter_map("gas_events", rest, lambda x: x[1] if x[0] == "gas" else None)
     errs = op.filter_map("errs", rest, lambda x: x[1] if x[0] == "err" else None)
 
-    pool_states = op.filter_map("pool_changed", op.stateful_map("pool_state", pool_events, fold_pool), to_join)
-    cex_states = op.filter_map("cex_changed", op.stateful_map("cex_state", cex_events, fold_cex), to_join)
-    found = join_step("join", op.merge("states", pool_states, cex_states), config)
-    candidates = op.map("by_chain", found, lambda kv: (chain_key, kv[1]))
-    priced = op.stateful_map("gas", op.merge("costs", candidates, gas_events), gas)
-    opps = op.flat_map("detect", priced, lambda kv: kv[1])
+    pool_states = op.filter_map(
+        "pool_changed", op.stateful_map("pool_state", pool_events, steps.fold_pool), steps.to_join
+    )
+    cex_states = op.filter_map("cex_changed", op.stateful_map("cex_state", cex_events, steps.fold_cex), steps.to_join)
+    found = join_step("join", op.merge("states", pool_states, cex_states), steps.join)
+    candidates = op.map("by_chain", found, lambda kv: (steps.chain_key, kv[1]))
+    priced = op.stateful_map("gas", op.merge("costs", candidates, gas_events), steps.gas)
+    opps = op.filter_map("detect", priced, to_out)
     op.output("kafka_out", op.merge("out", opps, errs), KafkaSink(env.bootstrap, dict(env.kafka_extra)))
     return flow

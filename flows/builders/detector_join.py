@@ -9,7 +9,8 @@ of a key:
    ``SessionWindower`` whose gap is the largest partner age (a key silent longer starts afresh), or the spec's
    tumbling, sliding or session windows; each window holds one :class:`~flows.state.join.AsOfJoin`;
 3. every trigger the batch produced (each new state, plus the later states a late one is now the as-of partner
-   of) is evaluated once, in event order, with the strategy; ids already emitted by this key are dropped.
+   of) is evaluated once, in event order, with the strategy, at the trigger's event time (``detected_ns``); ids
+   already emitted by this key are dropped.
 
 There is no waiting: an update is evaluated in the batch it arrives in, so the lateness only bounds how far out of
 order an update may be and still be joined. Windows close (and free their state) when the watermark passes them;
@@ -19,7 +20,6 @@ then ends) closes nothing: the snapshot keeps every open window for the resume.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -159,7 +159,9 @@ class _JoinLogic(StatefulBatchLogic):
             join = self.joins[wid]
             for at in sorted(triggers) if len(triggers) > 1 else triggers:
                 trigger, cause = triggers[at]
-                for opp in evaluate(join.view(trigger, at), params, time.time_ns()):
+                # Detection time is the trigger's event time (the as-of moment), never the wall clock: the same
+                # records give the same opportunities live, after a restart, and in a backtest.
+                for opp in evaluate(join.view(trigger, at), params, trigger.timestamp_ns):
                     if opp.id in self.emitted:
                         continue
                     self.emitted[opp.id] = trigger.timestamp_ns
@@ -197,21 +199,22 @@ class _JoinLogic(StatefulBatchLogic):
         )
 
 
+def join_logic(
+    config: JoinConfig, resume: tuple[Any, Any, dict[int, AsOfJoin], dict[str, int]] | None = None
+) -> _JoinLogic:
+    """The join state of one key, new or from its snapshot; ``on_batch(states)`` returns its opportunities."""
+    if resume is None:
+        return _JoinLogic(config, config.clock.build(None), config.windower.build(None), {}, {})
+    clock_state, windower_state, joins, emitted = resume
+    for join in joins.values():
+        join.partner_ok = config.partner_ok  # a predicate is configuration: snapshots do not carry it
+    config.windows.inc(len(joins))
+    return _JoinLogic(config, config.clock.build(clock_state), config.windower.build(windower_state), joins, emitted)
+
+
 def join_step(step_id: str, states: Any, config: JoinConfig) -> Any:
     """Add the keyed join step: ``(key, state)`` in, ``(key, Opportunity)`` out."""
-
-    def build(resume: tuple[Any, Any, dict[int, AsOfJoin], dict[str, int]] | None) -> _JoinLogic:
-        if resume is None:
-            return _JoinLogic(config, config.clock.build(None), config.windower.build(None), {}, {})
-        clock_state, windower_state, joins, emitted = resume
-        for join in joins.values():
-            join.partner_ok = config.partner_ok  # a predicate is configuration: snapshots do not carry it
-        config.windows.inc(len(joins))
-        return _JoinLogic(
-            config, config.clock.build(clock_state), config.windower.build(windower_state), joins, emitted
-        )
-
-    return op.stateful_batch(step_id, states, build)
+    return op.stateful_batch(step_id, states, lambda resume: join_logic(config, resume))
 
 
 def windower_for(kind: str, length_ms: int, slide_ms: int, gap_ms: int) -> win.Windower:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
@@ -201,6 +201,11 @@ def params_from_mapping(flow: str, raw: Mapping[str, Any], where: str = "strateg
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
         msg = f"{where}{'.' + name if name else ''}: cannot read it ({type(exc).__name__}: {exc})"
         raise ConfigError(msg) from exc
+    for f in fields(StrategyParams):  # a string where a number belongs would fail later, mid-flow
+        value = getattr(params, f.name)
+        if type(f.default) is int and (isinstance(value, bool) or not isinstance(value, int)):
+            msg = f"{where}.{f.name}: expected an integer, got {value!r}"
+            raise ConfigError(msg)
     problems = []
     if params.gas_price_scale[0] < 0 or params.gas_price_scale[1] <= 0:
         problems.append("gas_price_scale: expected [numerator >= 0, denominator > 0]")

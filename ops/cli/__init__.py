@@ -23,8 +23,9 @@ GROUPS: dict[str, tuple[str, str]] = {
     "topics": ("ops.cli.topics", "create and align Kafka topics from ops/topics.yaml"),
     "relay": ("ops.cli.relay", "relay tools: serve, record, replay, decode, encode"),
     "amm": ("ops.cli.amm", "pool math from the command line: quote, optimal (JSON out)"),
-    "history": ("ops.cli.history", "query archived history: opportunities, decisions, executions, pnl, latency"),
-    "db": ("ops.cli.db", "ClickHouse store: migrate, backup, restore"),
+    "history": ("ops.cli.history", "query archived history: trading (opportunities ... latency), market (prices ...)"),
+    "backtest": ("ops.cli.backtest", "replay archived market data through a detector spec and compare variants"),
+    "db": ("ops.cli.db", "ClickHouse store: migrate, backup, restore, status, serve"),
     "kill-switch": ("ops.cli.kill_switch", "stop all execution now: on, off, status"),
     "validate": ("ops.cli.validate", "scripted validation against a chain (testnet or fork)"),
 }

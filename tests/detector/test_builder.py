@@ -32,7 +32,7 @@ def _spec(tmp_path: Path, extra: str, params: str = "") -> Path:
 
 
 def test_bad_settings_are_one_line_naming_the_field(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"s.yaml: strategy.params.gas_unit: unknown parameter"):
+    with pytest.raises(ConfigError, match=r"s.yaml:6: strategy.params.gas_unit: unknown parameter"):
         detector.check_spec(load_spec(_spec(tmp_path, "", "gas_unit: 1")))
     with pytest.raises(ConfigError, match=r"topic 'nope': no Avro schema"):
         detector.check_spec(load_spec(_spec(tmp_path, "inputs: {topics: [nope]}\n")))
