@@ -4,30 +4,37 @@ Runs on a local stack it starts itself (a Tansu broker on a free loopback port) 
 
 - ``throughput``: pool updates per second through the ``cross_dex`` detector flow with one worker
   (``flows/builders/detector.py``: decode, pool-state fold, event-time join per pair, strategy, gas step, sink),
-  against a pass-through flow with the same Kafka source and sink that produces every record it reads to another
-  topic. The market has 200 tokens and 1,000 constant-product pools on 3 venues (333 pairs on all three, one
-  more pool); every pool is updated once per block at its pair's price with 0.05 % noise, and 1 % of the updates
-  are shocked by 1-2 %, so a few percent of updates yield an opportunity. Both flows read the same pre-produced
-  topic (4 partitions) to its end in-process; each flow's fixed cost (start-up, partition assignment, the drain's
-  idle check at the end) is measured on an empty topic and subtracted. Rates are per CPU second of the process
-  running the flow (its worker thread and librdkafka's), so that other load on a shared machine is not charged to
-  the flow; wall-clock rates are printed beside them.
+  against a pass-through flow with the same Kafka source and sink doing the same sink work: it reads every record
+  and produces the detector's own output (the opportunity payloads the detector wrote, read back from its topic,
+  as many, spread evenly over the input), so the difference is the detection. The market has 200 tokens and
+  1,000 constant-product pools on 3 venues (333 pairs on all three, one more pool); every pool is updated once per
+  block at its pair's price with 0.05 % noise, and 1 % of the updates are shocked by 1-2 %, so a few percent of
+  updates yield an opportunity. Both flows read the same pre-produced topic (4 partitions) to its end in-process;
+  each flow's fixed cost (start-up, partition assignment, the drain's idle check at the end) is measured on an
+  empty topic and subtracted. Rates are per CPU second of the process running the flow (its worker thread and
+  librdkafka's), so that other load on a shared machine is not charged to the flow; wall-clock rates are printed
+  beside them.
 - ``latency``: the same market, a steady ``--rate`` PoolSync frames/s (default 2,000) replayed into a local relay
   (``flows.relay.server``, each frame stamped with its send time), through the bridge flow and the detector flow
   (each a ``python -m flows.run`` process, as ``pulsearb up`` runs them), to a consumer of ``arb.opportunity``:
-  p50/p99 of (consumer receive time - the triggering frame's relay timestamp), over the opportunities of the timed
-  window (the first second after a warm-up is not counted). Per-hop quantiles come from the opportunities' traces.
+  p50/p99 of (consumer receive time - the triggering frame's relay timestamp), over every opportunity of the timed
+  window (the first second after a warm-up is not counted). After the last frame the bench waits until the bridge
+  has delivered every frame and the opportunity topic has stopped growing (``--drain-seconds`` at most), so late
+  opportunities are counted, not dropped; ``expected`` is the number of window opportunities on the topic,
+  ``samples`` how many the consumer received, ``missing`` the difference. Per-hop quantiles come from the
+  opportunities' traces.
 
 Goals (docs/architecture.md, AlphaPulse): >= 50k updates/s per worker, >= 0.5 of pass-through, p99 <= 50 ms.
 The last line is the JSON object of DESIGN.md's benchmark section.
 
-Usage: ``.venv/bin/python bench/detect.py [--updates N] [--rate R] [--seconds S]``
+Usage: ``.venv/bin/python bench/detect.py [--updates N] [--rate R] [--seconds S] [--drain-seconds D]``
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import math
 import random
@@ -178,15 +185,25 @@ def create_topics(bootstrap: str, names: list[str], partitions: int = 4) -> None
         time.sleep(0.05)
 
 
-def passthrough_flow(bootstrap: str, topic: str, out_topic: str) -> Dataflow:
-    """The baseline: the same Kafka source and sink as the detector, every record produced again unchanged."""
+def passthrough_flow(
+    bootstrap: str, topic: str, out_topic: str, outputs: list[tuple[bytes | None, bytes]], count: int
+) -> Dataflow:
+    """The baseline: the detector's Kafka source and sink, producing the detector's ``outputs`` over ``count`` inputs.
+
+    Every record is read; after the ``i``-th input the flow produces output ``j`` for each ``j`` with
+    ``j * count // len(outputs) == i``, so the sink writes exactly what the detector wrote, spread over the run.
+    """
     flow = Dataflow("passthrough")
     src = op.input("kafka", flow, KafkaSource(bootstrap, [topic], tail=False))
+    due: dict[int, list[OutRecord]] = {}
+    for j, (key, value) in enumerate(outputs):
+        due.setdefault(j * count // max(len(outputs), 1), []).append(OutRecord(out_topic, key, value))
+    seen = itertools.count()
 
-    def forward(msg: KafkaRecord) -> OutRecord:
-        return OutRecord(out_topic, msg.key, msg.value or b"")
+    def forward(msg: KafkaRecord) -> list[OutRecord]:
+        return due.get(next(seen), [])
 
-    op.output("kafka_out", op.map("forward", src, forward), KafkaSink(bootstrap))
+    op.output("kafka_out", op.flat_map("forward", src, forward), KafkaSink(bootstrap))
     return flow
 
 
@@ -215,13 +232,17 @@ def bench_throughput(bootstrap: str, market: Market, count: int, work: Path) -> 
         path.write_text(spec_text("bench_detect", [topic], opp_topic, market))
         return detector_flow(load_spec(path), RunEnv(bootstrap=bootstrap), tail=False)
 
-    fixed_pass = timed(passthrough_flow(bootstrap, empty, out))
-    passthrough = timed(passthrough_flow(bootstrap, full, out))
-    log(f"  pass-through: {passthrough[0]:.2f} s wall, {passthrough[1]:.2f} s CPU (fixed {fixed_pass[0]:.2f} / "
-        f"{fixed_pass[1]:.2f})")  # fmt: skip
     fixed_det = timed(detector(empty))
     det = timed(detector(full))
     log(f"  detector:     {det[0]:.2f} s wall, {det[1]:.2f} s CPU (fixed {fixed_det[0]:.2f} / {fixed_det[1]:.2f})")
+    outputs = read_records(bootstrap, opp_topic)
+    fixed_pass = timed(passthrough_flow(bootstrap, empty, out, [], 0))
+    passthrough = timed(passthrough_flow(bootstrap, full, out, outputs, count))
+    produced = count_records(bootstrap, out)
+    log(f"  pass-through: {passthrough[0]:.2f} s wall, {passthrough[1]:.2f} s CPU (fixed {fixed_pass[0]:.2f} / "
+        f"{fixed_pass[1]:.2f}); produced {produced:,} records, the detector {len(outputs):,}")  # fmt: skip
+    if produced != len(outputs):
+        raise SystemExit(f"pass-through produced {produced} records, the detector {len(outputs)}")
 
     def rate(run: tuple[float, float], fixed: tuple[float, float], i: int) -> float:
         return count / max(run[i] - fixed[i], 1e-3)
@@ -231,8 +252,31 @@ def bench_throughput(bootstrap: str, market: Market, count: int, work: Path) -> 
         "baseline": rate(passthrough, fixed_pass, 1),
         "value_wall": rate(det, fixed_det, 0),
         "baseline_wall": rate(passthrough, fixed_pass, 0),
-        "found": count_records(bootstrap, opp_topic),
+        "found": len(outputs),
     }
+
+
+def read_records(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
+    """Every (key, value) on ``topic``, partition by partition, to the end offsets seen now."""
+    consumer = Consumer(client_config(bootstrap, {"group.id": "bench-" + uuid.uuid4().hex}))
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions}
+        consumer.assign([TopicPartition(topic, p, 0) for p, end in ends.items() if end > 0])
+        out: list[tuple[bytes | None, bytes]] = []
+        left = {p: end for p, end in ends.items() if end > 0}
+        deadline = time.monotonic() + 30
+        while left and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, 0.2):
+                if msg.error() is None:
+                    out.append((msg.key(), msg.value()))
+                    if msg.offset() + 1 >= left.get(msg.partition(), 0):
+                        left.pop(msg.partition(), None)
+        if left:
+            raise SystemExit(f"could not read {topic} to its end: partitions {sorted(left)} short")
+        return out
+    finally:
+        consumer.close()
 
 
 def count_records(bootstrap: str, topic: str) -> int:
@@ -291,7 +335,34 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))] if ordered else float("nan")
 
 
-def bench_latency(info: stack.StackInfo, market: Market, rate: float, seconds: float, work: Path) -> dict:
+def drain(bootstrap: str, frames_sent: int, collector: Collector, limit_s: float) -> tuple[int, float]:
+    """Wait until the pipeline has emptied; return (opportunities on the topic, seconds waited).
+
+    Empty means: ``market.pool_sync`` holds every frame sent (the bridge is done), the opportunity topic has not
+    grown for a second (the detector is done), and the consumer has received as many records as the topic holds.
+    """
+    from ops.kafka_counts import TopicCounter
+
+    counter = TopicCounter(bootstrap)
+    started = time.monotonic()
+    last, stable_since = -1, time.monotonic()
+    try:
+        while time.monotonic() - started < limit_s:
+            total = counter.count("arb.opportunity")
+            if total != last:
+                last, stable_since = total, time.monotonic()
+            bridged = counter.count("market.pool_sync") >= frames_sent
+            if bridged and time.monotonic() - stable_since >= 1.0 and len(collector.seen) >= total:
+                break
+            time.sleep(0.1)
+        return last, time.monotonic() - started
+    finally:
+        counter.close()
+
+
+def bench_latency(
+    info: stack.StackInfo, market: Market, rate: float, seconds: float, work: Path, drain_s: float
+) -> dict:
     """Replay ``rate`` frames/s for ``seconds`` into a relay -> bridge -> detector; latency quantiles, ms."""
     bootstrap = info.bootstrap or ""
     report = apply_topics(bootstrap, load_topics())
@@ -323,7 +394,8 @@ def bench_latency(info: stack.StackInfo, market: Market, rate: float, seconds: f
         timed_updates = market.updates(int(rate * seconds), start=POOLS)
         window_start = time.time_ns() + 1_000_000_000  # the first second settles the rate
         sent = replay(socket_path, frames(market, timed_updates, rate), speed=1.0)
-        time.sleep(1.0)
+        on_topic, waited = drain(bootstrap, len(warm) + sent.frames, collector, drain_s)
+        log(f"  drained in {waited:.1f} s: {on_topic:,} opportunities on the topic, {len(collector.seen):,} received")
     finally:
         collector.stop.set()
         for p in reversed(procs):
@@ -343,11 +415,15 @@ def bench_latency(info: stack.StackInfo, market: Market, rate: float, seconds: f
         hops[name] = (quantile(values, 0.5), quantile(values, 0.99))
     sink = [(recv - tr["detect_out_ns"]) / 1e6 for recv, tr in rows if "detect_out_ns" in tr]
     hops["sink->consumer"] = (quantile(sink, 0.5), quantile(sink, 0.99))
+    missing = max(on_topic - len(collector.seen), 0)  # on the topic, never received by the consumer
     return {
         "p50_ms": quantile(end_to_end, 0.5),
         "p99_ms": quantile(end_to_end, 0.99),
         "rate": sent.frames / seconds,
         "samples": len(end_to_end),
+        "expected": len(end_to_end) + missing,
+        "missing": missing,
+        "frames": sent.frames,
         "hops": hops,
     }
 
@@ -358,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--updates", type=int, default=40_000, help="updates for the throughput run (default 40,000)")
     p.add_argument("--rate", type=float, default=2_000.0, help="frames/s of the latency run (default 2,000)")
     p.add_argument("--seconds", type=float, default=6.0, help="timed seconds of the latency run (default 6)")
+    p.add_argument("--drain-seconds", type=float, default=15.0, help="longest wait for late opportunities")
     args = p.parse_args(argv)
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="pulsearb-bench-detect-"))
@@ -370,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"throughput: {args.updates:,} updates, cross_dex detector vs pass-through, 1 worker")
         tp = bench_throughput(info.bootstrap or "", market, args.updates, work)
         log(f"latency: {args.rate:,.0f} frames/s for {args.seconds:.0f} s, relay -> bridge -> detector -> consumer")
-        latency = bench_latency(info, market, args.rate, args.seconds, work)
+        latency = bench_latency(info, market, args.rate, args.seconds, work, args.drain_seconds)
     finally:
         stack.down(work / "stack")
         shutil.rmtree(work, ignore_errors=True)
@@ -380,20 +457,32 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{'updates/s per worker (CPU s)':<34}{value:>14,.0f}{baseline:>14,.0f}{value / baseline:>8.2f}")
     wall_ratio = tp["value_wall"] / tp["baseline_wall"]
     log(f"{'updates/s (wall s)':<34}{tp['value_wall']:>14,.0f}{tp['baseline_wall']:>14,.0f}{wall_ratio:>8.2f}")
+    log(f"{'updates (throughput samples)':<34}{args.updates:>14,}")
     log(f"{'opportunities found (throughput)':<34}{int(tp['found']):>14,}")
     log(f"{'relay -> opportunity p50 ms':<34}{latency['p50_ms']:>14.1f}")
     log(f"{'relay -> opportunity p99 ms':<34}{latency['p99_ms']:>14.1f}")
-    log(f"{'  at frames/s (samples)':<34}{latency['rate']:>14,.0f}{latency['samples']:>14,}")
+    log(f"{'  at frames/s (frames sent)':<34}{latency['rate']:>14,.0f}{latency['frames']:>14,}")
+    log(f"{'  samples / expected / missing':<34}{latency['samples']:>14,}{latency['expected']:>14,}"
+        f"{latency['missing']:>8,}")  # fmt: skip
     for hop, (p50, p99) in latency["hops"].items():
         log(f"{'  ' + hop + ' p50 / p99 ms':<34}{p50:>14.1f}{p99:>14.1f}")
     log("goals: >= 50,000 updates/s per worker, >= 0.5 of pass-through, p99 <= 50 ms")
     log(f"ran {time.monotonic() - started:.0f} s")
     result = {
-        "throughput": {"value": round(value, 1), "baseline": round(baseline, 1), "ratio": round(value / baseline, 3)},
+        "throughput": {
+            "value": round(value, 1),
+            "baseline": round(baseline, 1),
+            "ratio": round(value / baseline, 3),
+            "samples": args.updates,
+            "opportunities": int(tp["found"]),
+        },
         "latency": {
             "p50_ms": round(latency["p50_ms"], 2),
             "p99_ms": round(latency["p99_ms"], 2),
             "rate": round(latency["rate"], 1),
+            "samples": latency["samples"],
+            "expected": latency["expected"],
+            "missing": latency["missing"],
         },
     }
     print(json.dumps(result))

@@ -4,8 +4,9 @@ Keys follow DESIGN.md: pool events by pool address (lower-case hex), CEX events 
 gas prices by venue. Every record carries the relay header's source, sequence and timestamp plus the trace of
 when the frame entered and left the bridge. docs/protocol.md section 7 is the table this module implements.
 
-:class:`Router` is the bridge's whole per-frame work: route every TLV, Avro-encode, and turn whatever fails into a
-``dlq.relay`` record holding the raw bytes, the reason and the stream offset. Stages of a dead letter:
+:class:`Router` is the bridge's whole per-read work: frame the bytes of a relay read (its own
+:class:`~flows.relay.framing.Framer`), route every TLV, Avro-encode, and turn whatever fails into a ``dlq.relay``
+record holding the raw bytes, the reason and the stream offset. Stages of a dead letter:
 
 - ``frame``: bytes the framer could not make a frame of (garbage, truncated, bad TLV, checksum mismatch);
 - ``route``: a good frame with TLVs that have no topic (signals on the market relay, OrderBook, unknown types), or
@@ -14,8 +15,11 @@ when the frame entered and left the bridge. docs/protocol.md section 7 is the ta
 - ``encode``: a TLV whose values do not fit its Avro schema (for example a u64 sequence above 2^63 - 1).
 
 The hot TLVs (PoolSync, PoolSwap, Quote, QuoteUpdate, Trade) take a fast path (:data:`FAST_ROUTES`): from the TLV
-straight to the Avro payload, no record dict, falling back to the general route for anything it does not take;
-its output is the general route's, byte for byte (``tests/bridge/test_fastpath.py``).
+straight to the Avro payload, no record dict, falling back to the general route for anything it does not take.
+In :meth:`Router.feed` they go further: the framer hands their frames' bytes to the router's shortcuts, which write
+the record without building a Frame or Header object (PoolSync without even a TLV object: its pool, venue, tokens
+and decimals are one 112-byte run whose Avro encoding is cached). Either way the output is the general route's,
+byte for byte (``tests/bridge/test_fastpath.py``).
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flows.bridge_batch import PENDING, SyncBatch
 from flows.deadletter import dead_letter
 from flows.errors import PulsearbError
-from flows.relay.codec import Frame
-from flows.relay.framing import DeadFrame
-from flows.relay.header import Header
-from flows.relay.protocol import RelayDomain
+from flows.relay.codec import ChecksumPolicy, Frame, decode_checked
+from flows.relay.framing import DeadFrame, Framer, Shortcut
+from flows.relay.header import HEADER_SIZE, Header
+from flows.relay.protocol import InstrumentId, RelayDomain
 from flows.relay.tlv import (
     GasPrice,
     Heartbeat,
@@ -44,10 +49,11 @@ from flows.relay.tlv import (
     PoolTick,
     Quote,
     QuoteUpdate,
+    StateInvalidation,
     Tlv,
     Trade,
 )
-from schemas.avro_encoder import Unsupported, encode_int, encode_long, encode_string
+from schemas.avro_encoder import LONG_MAX, Unsupported, encode_int, encode_long, encode_string
 from schemas.serde import codec
 
 #: Topics the bridge writes (besides its dead-letter topic).
@@ -60,6 +66,7 @@ MARKET_TOPICS = (
     "market.pool_liquidity",
     "market.gas_price",
     "market.pool_info",
+    "market.invalidation",
 )
 
 #: One record: (topic, key, Avro record).
@@ -294,6 +301,30 @@ def _pool_info(t: PoolInfo, h: Header, trace: dict[str, int]) -> Route:
     return "market.pool_info", t.pool_address, rec
 
 
+def _signed64(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _instrument_record(i: InstrumentId) -> dict[str, int]:
+    return {"asset_id": _signed64(i.asset_id), "venue": i.venue, "asset_type": i.asset_type, "reserved": i.reserved}
+
+
+def _invalidation(t: StateInvalidation, h: Header, trace: dict[str, int]) -> Route:
+    """StateInvalidation -> ``market.invalidation`` (keyed by venue), read by the chain collector to re-seed pools."""
+    rec = {
+        "source": h.source,
+        "sequence": h.sequence,
+        "timestamp_ns": h.timestamp,
+        "trace": trace,
+        "venue": t.venue,
+        "reason": t.reason,
+        "instruments": [_instrument_record(InstrumentId.from_cache_key(k)) for k in t.instruments],
+        "tlv_sequence": _signed64(t.sequence),
+        "event_timestamp_ns": _signed64(t.timestamp_ns),
+    }
+    return "market.invalidation", str(t.venue), rec
+
+
 #: TLV class -> route. Classes absent here (and not in IGNORED) are unroutable.
 ROUTES: dict[type[Tlv], Callable[[Any, Header, dict[str, int]], Route]] = {
     PoolSync: _pool_sync,
@@ -308,6 +339,7 @@ ROUTES: dict[type[Tlv], Callable[[Any, Header, dict[str, int]], Route]] = {
     QuoteUpdate: _quote,
     GasPrice: _gas,
     PoolInfo: _pool_info,
+    StateInvalidation: _invalidation,
 }
 #: TLVs that are neither routed nor dead-lettered (liveness only).
 IGNORED: frozenset[type[Tlv]] = frozenset({Heartbeat})
@@ -473,27 +505,56 @@ FAST_ROUTES: dict[type[Tlv], Callable[[Any, bytes, bytes, bytes, bytes], Encoded
     QuoteUpdate: _fast_quote,
     Trade: _fast_trade,
 }
+#: The topic of each hot TLV.
+_HOT_TOPICS: dict[type[Tlv], str] = {
+    PoolSync: "market.pool_sync",
+    PoolSwap: "market.pool_swap",
+    Quote: "market.quote",
+    QuoteUpdate: "market.quote",
+    Trade: "market.trade",
+}
 # The trace map {"relay_ns": ..., "bridge_in_ns": ..., "bridge_out_ns": ...} in Avro: count 3, key, value, ...,
 # end of blocks. The keys' encodings are constants; relay_ns is the header timestamp already encoded.
 _TRACE_HEAD = encode_long(3) + encode_string("relay_ns")
 _TRACE_IN = encode_string("bridge_in_ns")
 _TRACE_OUT = encode_string("bridge_out_ns")
 
+# Shortcuts (Router.feed). The framer hands the router the bytes of every frame holding one hot TLV (start, end,
+# header fields, stream offset) before building any object. PoolSync frames are collected (flows/bridge_batch.py)
+# and encoded together when route() reaches them; the other hot TLVs are decoded and encoded by their fast route at
+# once, all but the record's last bytes: the trace's bridge_out_ns and the map's end (trace is the last field of
+# every hot schema). route() reads the clock for each of them in stream order, as it does for every frame, and
+# completes the records. A shortcut that does not take a frame returns None, and the frame is decoded and routed
+# as above; a frame route() finds it cannot finish that way (another domain, a long past Avro's range, a clock
+# reading no Avro long holds) is decoded and routed the general way, with the reading it already took. So the
+# output, the clock readings and the counters are those of route() over decoded frames.
+
+#: Avro int of every u8 header source.
+_SOURCES = [encode_int(i) for i in range(256)]
+_VALUE = HEADER_SIZE + 2  # a standard TLV's value starts after its 2-byte header
+_SYNC_PREFIX = codec("market.pool_sync").header
+
 
 class Router:
-    """Turn what the relay framer returns into records to produce: routed, Avro-encoded, or dead letters.
+    """Turn relay reads into records to produce: framed, routed, Avro-encoded, or dead letters.
+
+    :meth:`feed` takes the bytes of one read (and :meth:`flush` ends a connection); :meth:`route` takes frames and
+    dead ranges a framer has already made.
 
     Args:
         flow: flow name (in every dead letter).
         dlq_topic: where dead letters go.
         domain: the relay domain bridged; frames of other domains are dead letters.
         clock: ns since epoch, for the ``bridge_out_ns`` stamp.
-        fast: take the fast path for the hot TLVs (FAST_ROUTES); False routes everything the general way, the
-            reference the fast path is tested against (same output, byte for byte).
+        fast: take the fast path for the hot TLVs (FAST_ROUTES, and the framer's shortcuts in :meth:`feed`);
+            False routes everything the general way, the reference the fast path is tested against (same output,
+            byte for byte).
+        policy: the framer's checksum policy (default: verify every non-zero checksum, as the bridge does).
 
     Attributes:
         frames: frames routed.
         dead: dead letters made, per stage (``frame``, ``route``, ``encode``).
+        framer: the framer of :meth:`feed` (byte, frame and dead-range counters).
     """
 
     def __init__(
@@ -504,6 +565,7 @@ class Router:
         clock: Callable[[], int] = time.time_ns,
         *,
         fast: bool = True,
+        policy: ChecksumPolicy | None = None,
     ) -> None:
         self.flow = flow
         self.dlq_topic = dlq_topic
@@ -514,50 +576,193 @@ class Router:
         self.dead: dict[str, int] = {"frame": 0, "route": 0, "encode": 0}
         self._encoders = {t: codec(t).encode for t in MARKET_TOPICS}
         self._dlq_encode = codec(dlq_topic).encode
+        self.policy = policy or ChecksumPolicy.every()
+        self._received_ns = 0
+        self._trace_in: bytes | None = None  # the trace map's middle for the read being fed (see route)
+        self._syncs = SyncBatch()  # PoolSync frames of the read being fed, encoded in route()
+        self.framer = Framer(self.policy, shortcuts=self._shortcuts() if fast else None)
 
-    def route(self, items: Sequence[Frame | DeadFrame], received_ns: int) -> list[Encoded]:
+    def feed(self, data: bytes | bytearray | memoryview, received_ns: int) -> list[Encoded]:
+        """Frame the bytes of one relay read and return every record and dead letter they complete, in order.
+
+        Args:
+            data: the bytes read (any chunking: a frame may span reads).
+            received_ns: when the read returned, ns since epoch (``bridge_in_ns``, and ``received_ns`` of dead
+                letters).
+        """
+        self._begin(received_ns)
+        return self.route(self.framer.feed(data), received_ns)
+
+    def flush(self, received_ns: int) -> list[Encoded]:
+        """End of a connection (or of the flow): route what the framer holds; a cut frame is a dead letter."""
+        self._begin(received_ns)
+        return self.route(self.framer.flush(), received_ns)
+
+    def _begin(self, received_ns: int) -> None:
+        self._received_ns = received_ns
+        self._syncs.reset()
+        try:
+            self._trace_in = _TRACE_IN + encode_long(received_ns) + _TRACE_OUT
+        except Unsupported:
+            self._trace_in = None  # shortcuts decline; route() and fastavro decide
+
+    def route(self, items: Sequence[Frame | DeadFrame | Encoded], received_ns: int) -> list[Encoded]:
         """Return every record and dead letter for ``items`` (one relay read), in stream order.
 
         Args:
-            items: frames and dead byte ranges, as :class:`~flows.relay.framing.Framer` returns them.
+            items: frames and dead byte ranges, as :class:`~flows.relay.framing.Framer` returns them (and, from
+                :meth:`feed`, what the router's shortcuts put in their place).
             received_ns: when the read that completed them returned, ns since epoch (``bridge_in_ns``).
         """
         out: list[Encoded] = []
         append, clock, domain = out.append, self.clock, self.domain
-        fast_routes = FAST_ROUTES if self.fast else {}
         try:
             # The trace map's middle, the same for every frame of the read: bridge_in_ns and the next key.
             trace_in: bytes | None = _TRACE_IN + encode_long(received_ns) + _TRACE_OUT
         except Unsupported:
             trace_in = None  # not a long: the general route (and fastavro) decide
-        for item in items:
-            if type(item) is not Frame:
-                dead: DeadFrame = item  # type: ignore[assignment]
-                append(self._dead("frame", "FrameError", dead.reason, dead.raw, dead.offset, received_ns))
-                continue
-            self.frames += 1
-            header = item.header
-            if header.relay_domain != domain:
-                reason = f"relay domain {header.relay_domain} frame on the domain {domain} relay"
-                append(self._dead("route", "Unroutable", reason, item.raw, item.offset, received_ns))
-                continue
-            out_ns = clock()
-            tlvs = item.tlvs
-            if len(tlvs) == 1 and trace_in is not None:
-                # One TLV per frame: nearly all market data. Anything the fast route does not take goes the
-                # general way below, which then writes the record or the dead letter.
-                tlv = tlvs[0]
-                fast = fast_routes.get(type(tlv))
-                if fast is not None:
+        syncs = self._syncs
+        if syncs.starts:
+            rows = syncs.rows()
+            routable = syncs.routable(rows, domain)
+            if trace_in is not None and len(items) == len(rows) and bool(routable.all()):
+                # The whole read is PoolSync frames this router encodes (a DEX relay's usual read): one batch.
+                count = len(items)
+                out = [None] * count  # type: ignore[list-item]
+                stamps = [clock() for _ in range(count)]
+                try:
+                    self._finish_syncs(rows, [True] * count, stamps, list(range(count)), trace_in, out)
+                finally:
+                    self.frames += count
+                    syncs.reset()
+                return out
+            batchable = routable.tolist() if trace_in is not None else [False] * len(rows)
+            pending, stamps, slots = 0, [], []
+        shortcut_frames = 0
+        try:
+            for item in items:
+                if item is PENDING:
+                    if batchable[pending]:
+                        shortcut_frames += 1
+                        stamps.append(clock())
+                        slots.append(len(out))
+                        append(None)  # type: ignore[arg-type]
+                    else:
+                        self._route_one(syncs.frame(pending, self.policy), received_ns, trace_in, out)
+                    pending += 1
+                elif type(item) is tuple:  # a shortcut's record, all but its bridge_out_ns
+                    shortcut_frames += 1
+                    topic, key, partial, location = item
+                    out_ns = clock()
                     try:
-                        ts = encode_long(header.timestamp)
-                        trace = _TRACE_HEAD + ts + trace_in + encode_long(out_ns) + b"\x00"
-                        append(fast(tlv, encode_int(header.source), encode_long(header.sequence), ts, trace))
-                        continue
-                    except Exception:  # the general route below decides, as it always did
-                        pass
-            self._route_general(item, received_ns, out_ns, out)
+                        append((topic, key, partial + encode_long(out_ns) + b"\x00"))
+                    except Unsupported:
+                        append(self._general_after_clock(location, out_ns))
+                elif type(item) is Frame:
+                    self._route_one(item, received_ns, trace_in, out)
+                else:
+                    dead: DeadFrame = item  # type: ignore[assignment]
+                    append(self._dead("frame", "FrameError", dead.reason, dead.raw, dead.offset, received_ns))
+            if syncs.starts and slots:
+                self._finish_syncs(rows, batchable, stamps, slots, trace_in or b"", out)
+        finally:
+            self.frames += shortcut_frames
+            syncs.reset()
         return out
+
+    def _route_one(self, item: Frame, received_ns: int, trace_in: bytes | None, out: list[Encoded]) -> None:
+        """Route one decoded frame: a dead letter for another domain, else the fast route or the general one."""
+        self.frames += 1
+        header = item.header
+        if header.relay_domain != self.domain:
+            reason = f"relay domain {header.relay_domain} frame on the domain {self.domain} relay"
+            out.append(self._dead("route", "Unroutable", reason, item.raw, item.offset, received_ns))
+            return
+        out_ns = self.clock()
+        tlvs = item.tlvs
+        if len(tlvs) == 1 and trace_in is not None and self.fast:
+            # One TLV per frame: nearly all market data. Anything the fast route does not take goes the general
+            # way below, which then writes the record or the dead letter.
+            tlv = tlvs[0]
+            fast = FAST_ROUTES.get(type(tlv))
+            if fast is not None:
+                try:
+                    ts = encode_long(header.timestamp)
+                    trace = _TRACE_HEAD + ts + trace_in + encode_long(out_ns) + b"\x00"
+                    out.append(fast(tlv, encode_int(header.source), encode_long(header.sequence), ts, trace))
+                    return
+                except Exception:  # the general route below decides, as it always did
+                    pass
+        self._route_general(item, received_ns, out_ns, out)
+
+    def _finish_syncs(
+        self, rows: Any, batchable: list[bool], stamps: list[int], slots: list[int], trace_in: bytes, out: list
+    ) -> None:
+        """Encode the batched PoolSync frames into their slots of ``out`` (a stamp past Avro's range: one by one)."""
+        syncs = self._syncs
+        indexes = [i for i, ok in enumerate(batchable) if ok]
+        whole = [0 <= stamp <= LONG_MAX for stamp in stamps]
+        if not all(whole):
+            for index, stamp, slot in zip(indexes, stamps, slots, strict=True):
+                if not 0 <= stamp <= LONG_MAX:
+                    out[slot] = self._general_after_clock(syncs.location(index), stamp)
+            indexes = [i for i, ok in zip(indexes, whole, strict=True) if ok]
+            stamps = [s for s, ok in zip(stamps, whole, strict=True) if ok]
+            slots = [s for s, ok in zip(slots, whole, strict=True) if ok]
+            if not slots:
+                return
+        if len(indexes) != len(rows):
+            rows = rows[indexes]
+        records = syncs.encode(rows, _SYNC_PREFIX, _TRACE_HEAD, trace_in, stamps)
+        if len(slots) == len(out):
+            out[:] = records  # every record of the read is a batched one
+        else:
+            for slot, record in zip(slots, records, strict=True):
+                out[slot] = record
+
+    def _shortcuts(self) -> dict[int, tuple[int, Shortcut]]:
+        """The framer's shortcuts: TLV type -> (value size, frame bytes -> what route() finishes, or None).
+
+        A PoolSync frame is collected into the batch (:data:`~flows.bridge_batch.PENDING` in its place); any other
+        hot TLV becomes ``(topic, key, value less bridge_out_ns and the trace's end, the frame's location)``, the
+        location being what :meth:`_general_after_clock` needs when the clock reading cannot be encoded.
+        """
+        domain, sources, syncs = self.domain, _SOURCES, self._syncs
+
+        def via_tlv(cls: type[Tlv]) -> Shortcut:
+            decode, fast = cls.decode, FAST_ROUTES[cls]
+
+            def shortcut(buf: bytes, start: int, end: int, fields: tuple, offset: int) -> tuple | None:
+                trace_in = self._trace_in
+                if fields[1] != domain or trace_in is None:
+                    return None
+                try:
+                    ts = encode_long(fields[6])
+                    tlv = decode(buf, start + _VALUE)
+                    topic, key, partial = fast(
+                        tlv, sources[fields[3]], encode_long(fields[5]), ts, _TRACE_HEAD + ts + trace_in
+                    )
+                except Exception:  # whatever the fast route does not take: decoded and routed by route()
+                    return None
+                return topic, key, partial, (buf, start, end, fields, offset)
+
+            return shortcut
+
+        table: dict[int, tuple[int, Shortcut]] = {}
+        for cls, topic in _HOT_TOPICS.items():
+            if cls.SIZE is None or codec(topic).schema["fields"][-1]["name"] != "trace":
+                continue  # the stamp is appended last: only for schemas that end with the trace
+            table[cls.TYPE] = (cls.SIZE, syncs.add if cls is PoolSync else via_tlv(cls))
+        return table
+
+    def _general_after_clock(self, location: tuple, out_ns: int) -> Encoded:
+        """Route a frame (``(buf, start, end, header fields, stream offset)``) the general way with this reading."""
+        buf, start, end, fields, offset = location
+        frame = decode_checked(buf, start, end, fields, self.policy, offset - start)
+        out: list[Encoded] = []
+        self._route_general(frame, self._received_ns, out_ns, out)
+        (record,) = out  # one routable TLV: its record or its encode dead letter
+        return record
 
     def _route_general(self, item: Frame, received_ns: int, out_ns: int, out: list[Encoded]) -> None:
         """Route every TLV of a frame through ROUTES and the topics' encoders; append records and dead letters."""

@@ -23,6 +23,8 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
 LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
 #: Strings up to this many characters are cached with their encoding (addresses, venues, kinds, map keys).
@@ -117,6 +119,36 @@ def encode_int(v: int) -> bytes:
     if z < 0x10000000:
         return _T14[z & 0x3FFF] + _V14[z >> 14]
     return _T14[z & 0x3FFF] + _T14[z >> 14 & 0x3FFF] + _V14[z >> 28]
+
+
+#: Shifts of the ten 7-bit groups of a 64-bit varint.
+_GROUP_SHIFTS = np.arange(10, dtype=np.uint64) * np.uint64(7)
+_GROUP_INDEX = np.arange(10)
+
+
+def encode_longs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Avro longs of many non-negative values at once: what :func:`encode_long` returns for each, as a matrix.
+
+    For whole batches (the bridge's PoolSync frames of one relay read): numpy does the loop over values.
+
+    Args:
+        values: a 1-d array of integers in ``0 .. 2**63 - 1`` (any unsigned or signed integer dtype); the caller
+            checks the range (a value outside it is not an Avro long, see :func:`encode_long`).
+
+    Returns:
+        ``(encoded, lengths)``: a ``(len(values), 10)`` uint8 matrix whose row ``i`` begins with the ``lengths[i]``
+        bytes of ``encode_long(values[i])`` (the rest of the row is zeros), and those lengths (1..10).
+    """
+    z = values.astype(np.uint64) << np.uint64(1)  # zig-zag of a non-negative value
+    encoded = np.zeros((len(z), 10), np.uint8)
+    if not len(z):
+        return encoded, np.zeros(0, np.intp)
+    used = max(1, -(-int(z.max()).bit_length() // 7))  # groups the largest value needs: no work on the others
+    shifts = _GROUP_SHIFTS[:used]
+    lengths = 1 + np.count_nonzero(z[:, None] >> shifts[1:], axis=1)
+    more = (lengths[:, None] - 1) > _GROUP_INDEX[:used]  # every group but the last has the continuation bit
+    encoded[:, :used] = ((z[:, None] >> shifts) & np.uint64(0x7F)) | (more * np.uint64(0x80))
+    return encoded, lengths
 
 
 _STRINGS: dict[str, bytes] = {}

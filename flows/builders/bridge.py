@@ -1,7 +1,8 @@
 """Bridge flow: relay socket -> frame -> route -> Avro -> market.* topics; whatever fails -> dlq.relay.
 
-Steps: ``relay`` (one socket, one partition, one :class:`~flows.connectors.relay.Chunk` per read) -> ``route``
-(:class:`flows.bridge.Router`: records and dead letters, Avro-encoded) -> ``kafka`` (idempotent producer).
+Steps: ``relay`` (one socket, one partition, one :class:`~flows.connectors.relay.Chunk` of bytes per read) ->
+``route`` (:class:`flows.bridge.Router`: a whole read framed, decoded and Avro-encoded at once, records and dead
+letters) -> ``kafka`` (idempotent producer).
 
 Spec settings: ``inputs.relay_socket`` (or ``--relay-socket``) and ``outputs.dlq`` (default ``dlq.relay``). The
 market topics are fixed (docs/protocol.md section 7).
@@ -29,7 +30,7 @@ from flows.bridge import Encoded, Router
 from flows.builders.common import RunEnv
 from flows.connectors.relay import Chunk, RelaySource
 from flows.errors import ConfigError
-from flows.metrics import DEAD_LETTERS, DELIVERY_FAILED, RECORDS_OUT
+from flows.metrics import DEAD_LETTERS, DELIVERY_FAILED, RECORDS_IN, RECORDS_OUT
 from flows.relay.codec import ChecksumPolicy
 from flows.spec import FlowSpec
 from sinks.kafka import KafkaDeliveryError, KafkaWriter
@@ -51,12 +52,23 @@ def bridge_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
     if not dlq_topic.startswith("dlq."):
         msg = f"{spec.path}: outputs.dlq: expected a dlq.* topic, got {dlq_topic!r}"
         raise ConfigError(msg)
-    router = Router(spec.name, dlq_topic)
+    # A non-zero checksum is verified in every domain: a frame cut short and completed by the next frame's bytes
+    # then fails its CRC instead of passing as a bogus record, and the framer resyncs on the frame it swallowed.
+    # Checksum 0 (AlphaPulse's hot-path producers) is accepted unchecked. The one relay partition feeds one router.
+    router = Router(spec.name, dlq_topic, policy=ChecksumPolicy.every())
     dead_counters = {stage: DEAD_LETTERS.labels(spec.name, stage) for stage in router.dead}
     dead_seen = dict(router.dead)
+    frames_in = RECORDS_IN.labels(spec.name, "relay")
+    frames_seen = 0
 
     def route(chunk: Chunk) -> list[Encoded]:
-        records = router.route(chunk.items, chunk.received_ns)
+        nonlocal frames_seen
+        records = router.feed(chunk.data, chunk.received_ns) if chunk.data else []
+        if chunk.closed:
+            records += router.flush(chunk.received_ns)
+        if router.framer.frames != frames_seen:
+            frames_in.inc(router.framer.frames - frames_seen)
+            frames_seen = router.framer.frames
         for stage, n in router.dead.items():
             if n != dead_seen[stage]:
                 dead_counters[stage].inc(n - dead_seen[stage])
@@ -64,10 +76,7 @@ def bridge_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
         return records
 
     flow = Dataflow(spec.name)
-    # A non-zero checksum is verified in every domain: a frame cut short and completed by the next frame's bytes
-    # then fails its CRC instead of passing as a bogus record, and the framer resyncs on the frame it swallowed.
-    # Checksum 0 (AlphaPulse's hot-path producers) is accepted unchecked.
-    source = RelaySource(socket_path, spec.name, policy=ChecksumPolicy.every())
+    source = RelaySource(socket_path, spec.name)
     chunks = op.input("relay", flow, source)
     records = op.map("route", chunks, route)
     op.output("kafka", records, BridgeSink(spec.name, env.bootstrap, dict(env.kafka_extra)))

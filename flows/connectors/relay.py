@@ -1,18 +1,18 @@
-"""Relay source for Bytewax: read one AlphaPulse relay socket, frame the byte stream, emit one chunk per read.
+"""Relay source for Bytewax: read one AlphaPulse relay socket, emit the bytes of each read as one chunk.
 
 A relay keeps no history, so this source has nothing to resume from (its snapshot is None) and ends as soon as a
 stop is requested. ``next_batch`` never blocks for long: it waits at most ``poll_s`` for bytes, and while the relay
 is away it returns nothing until the next connection attempt is due (``Backoff`` of flows/relay/client.py, 50 ms
-doubling to 2 s). When a connection ends, or the flow stops, the framer is flushed, so the bytes of a frame cut
-short come out as a :class:`~flows.relay.framing.DeadFrame` (and reach ``dlq.relay``) instead of vanishing.
+doubling to 2 s).
 
-Items are :class:`Chunk` values, one per read, rather than one per frame: the bridge works per chunk, which keeps
-Bytewax's per-item cost off the per-frame path. While connected and idle, the source emits an empty chunk every
-``poll_s`` (a tick), so downstream steps get a call to flush and count even when no data arrives.
+Items are :class:`Chunk` values, one per read: the bytes as read (frames are cut and decoded downstream, a whole
+read at a time, by :class:`flows.bridge.Router`), which keeps Bytewax's per-item cost off the per-frame path. When
+a connection ends, or the flow stops, the chunk says so (``closed``), so the consumer flushes its framer and the
+bytes of a frame cut short reach ``dlq.relay`` instead of vanishing. While connected and idle, the source emits an
+empty chunk every ``poll_s`` (a tick), so downstream steps get a call to flush and count even when no data arrives.
 
-Counters: :class:`~flows.relay.client.ClientStats` per source, and the Prometheus series
-``pulsearb_records_in{topic="relay"}`` (frames decoded), ``pulsearb_relay_bytes`` and
-``pulsearb_relay_reconnects``.
+Counters: :class:`~flows.relay.client.ClientStats` per source, and the Prometheus series ``pulsearb_relay_bytes``
+and ``pulsearb_relay_reconnects`` (frames decoded are the consumer's to count).
 """
 
 from __future__ import annotations
@@ -29,37 +29,36 @@ from datetime import UTC, datetime, timedelta
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from flows.connectors.stop import STOP
-from flows.metrics import RECORDS_IN, RELAY_BYTES, RELAY_RECONNECTS
+from flows.metrics import RELAY_BYTES, RELAY_RECONNECTS
 from flows.relay.client import Backoff, ClientStats
-from flows.relay.codec import ChecksumPolicy, Frame
-from flows.relay.framing import DeadFrame, Framer
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """What one read from the relay completed.
+    """One read from the relay.
 
     Attributes:
-        items: frames and dead byte ranges, in stream order.
+        data: the bytes read, in stream order (empty for an idle tick, or for the end of a connection).
         received_ns: when the read returned, ns since epoch.
+        closed: the connection ended after these bytes (the relay closed it, or the flow is stopping): a frame
+            still incomplete will never be completed.
     """
 
-    items: tuple[Frame | DeadFrame, ...]
+    data: bytes
     received_ns: int
+    closed: bool = False
 
 
 class _Partition(StatefulSourcePartition[Chunk, None]):
     def __init__(self, source: RelaySource) -> None:
         self._src = source
-        self._framer = Framer(source.policy)
         self._sock: socket.socket | None = None
         self._attempt = 0  # failed connection attempts in a row
         self._next_attempt = 0.0  # monotonic time of the next connection attempt
         self._awake: datetime | None = None
         self._ended = False
-        self._frames_in = RECORDS_IN.labels(source.flow, "relay")
         self._bytes_in = RELAY_BYTES.labels(source.flow)
         self._reconnects = RELAY_RECONNECTS.labels(source.flow)
 
@@ -105,10 +104,10 @@ class _Partition(StatefulSourcePartition[Chunk, None]):
         if self._ended:
             raise StopIteration
         if self._src.stop.is_set():
-            # The flow is stopping: what the framer holds is a cut frame; dead-letter it, then end.
+            # The flow is stopping: a frame the consumer still holds is cut; say so, then end.
             self._ended = True
             self._disconnect()
-            return self._chunk(self._framer.flush(), time.time_ns())
+            return [Chunk(b"", time.time_ns(), closed=True)]
         if self._sock is None and not self._connect():
             delay = max(0.0, min(self._next_attempt - time.monotonic(), self._src.poll_s))
             self._awake = datetime.now(UTC) + timedelta(seconds=delay)
@@ -117,7 +116,7 @@ class _Partition(StatefulSourcePartition[Chunk, None]):
         assert sock is not None
         ready, _, _ = select.select([sock], [], [], self._src.poll_s)
         if not ready:
-            return [Chunk((), time.time_ns())]  # idle tick
+            return [Chunk(b"", time.time_ns())]  # idle tick
         chunks: list[bytes] = []
         size = 0
         closed = False
@@ -134,26 +133,17 @@ class _Partition(StatefulSourcePartition[Chunk, None]):
             chunks.append(data)
             size += len(data)
         now = time.time_ns()
-        items: list[Frame | DeadFrame] = []
         if size:
             self.stats.bytes += size
             self._bytes_in.inc(size)
-            items = self._framer.feed(b"".join(chunks) if len(chunks) > 1 else chunks[0])
         if closed:
             # The relay went away (restart, or it dropped us as slow): a frame cut by the close is dead.
             self.stats.disconnects += 1
             log.warning("relay %s closed the connection; reconnecting", self._src.path)
             self._disconnect()
-            items.extend(self._framer.flush())
-        return self._chunk(items, now)
-
-    def _chunk(self, items: list[Frame | DeadFrame], received_ns: int) -> list[Chunk]:
-        if not items:
+        if not size and not closed:
             return []
-        frames = sum(1 for i in items if type(i) is Frame)
-        if frames:
-            self._frames_in.inc(frames)
-        return [Chunk(tuple(items), received_ns)]
+        return [Chunk(b"".join(chunks) if len(chunks) > 1 else chunks[0] if chunks else b"", now, closed)]
 
     def snapshot(self) -> None:
         return None
@@ -169,7 +159,6 @@ class RelaySource(FixedPartitionedSource[Chunk, None]):
     Args:
         path: the relay's socket file.
         flow: flow name, the ``flow`` label of the metrics.
-        policy: checksum policy of the framer (default: verify the Execution domain only).
         backoff: reconnect delays.
         poll_s: longest wait for bytes in one ``next_batch``, seconds.
         read_size: bytes per ``recv``.
@@ -185,7 +174,6 @@ class RelaySource(FixedPartitionedSource[Chunk, None]):
         path: str,
         flow: str = "bridge",
         *,
-        policy: ChecksumPolicy | None = None,
         backoff: Backoff | None = None,
         poll_s: float = 0.05,
         read_size: int = 1 << 18,
@@ -194,7 +182,6 @@ class RelaySource(FixedPartitionedSource[Chunk, None]):
     ) -> None:
         self.path = path
         self.flow = flow
-        self.policy = policy
         self.backoff = backoff or Backoff()
         self.poll_s = poll_s
         self.read_size = read_size

@@ -13,15 +13,26 @@ Accounting invariant, checked by the property tests::
                     + framer.pending
 
 and every offset is absolute within the stream (the number of bytes fed before it).
+
+Shortcuts. A caller that only wants something derived from the hot frames (the bridge: their Avro records) can give
+the framer ``shortcuts``: TLV type -> (value size, function). A frame that holds exactly one standard TLV of such a
+type and size, in version 1, whose checksum passes the policy without a mismatch, is handed to the function as
+``(buf, start, end, header fields, stream offset)`` before any object is built; whatever non-None value it returns
+is emitted in the frame's place (and counted as a frame). On None the frame is decoded as usual. A shortcut sees
+only frames that :func:`~flows.relay.codec.decode_checked` decodes without error, so framing, resync and the
+accounting above are the same with or without shortcuts (``tests/relay/test_framing.py`` holds that).
 """
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flows.errors import FrameError
 from flows.relay.codec import DEFAULT_POLICY, ChecksumPolicy, Frame, decode_checked
-from flows.relay.header import HEADER_SIZE, HEADER_STRUCT, MAGIC, MAGIC_BYTES
+from flows.relay.header import CHECKSUM_OFFSET, HEADER_SIZE, HEADER_STRUCT, MAGIC, MAGIC_BYTES, PROTOCOL_VERSION
 from flows.relay.protocol import MAX_PAYLOAD
 from flows.relay.tlv import UnknownTlv
 
@@ -31,6 +42,9 @@ MAX_DEAD_BYTES = 65536
 _LIMITS = {int(d): limit for d, limit in MAX_PAYLOAD.items()}
 _HEADER = HEADER_STRUCT.unpack_from  # the whole header, read once per frame and handed to decode_checked
 _MAGIC_TAIL = len(MAGIC_BYTES) - 1  # bytes kept back when no magic is found: a magic may straddle chunks
+
+#: A shortcut function: (buf, frame start, frame end, header fields, stream offset) -> item to emit, or None.
+Shortcut = Callable[[bytes, int, int, tuple, int], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +69,8 @@ class Framer:
         policy: checksum policy for decoding (default: verify the Execution domain only).
         emit_hellos: also return AlphaPulse's 32-byte zero-payload "hello" headers as frames (they are always
             counted; a relay forwards them, a consumer skips them).
+        shortcuts: TLV type -> (value size, function) for the hot frames (see the module docstring); what a
+            function returns is emitted instead of the decoded frame.
 
     Attributes:
         frames: frames returned.
@@ -65,9 +81,16 @@ class Framer:
         unknown_tlvs: UnknownTlv values in returned frames.
     """
 
-    def __init__(self, policy: ChecksumPolicy | None = None, *, emit_hellos: bool = False) -> None:
+    def __init__(
+        self,
+        policy: ChecksumPolicy | None = None,
+        *,
+        emit_hellos: bool = False,
+        shortcuts: Mapping[int, tuple[int, Shortcut]] | None = None,
+    ) -> None:
         self.policy = policy
         self.emit_hellos = emit_hellos
+        self.shortcuts = dict(shortcuts or {})
         self.frames = 0
         self.bytes = 0
         self.dead = 0
@@ -75,6 +98,7 @@ class Framer:
         self.hellos = 0
         self.unknown_tlvs = 0
         self._buf = bytearray()
+        self._need = 0  # bytes self._buf must hold before draining it can make progress (0: drain on every feed)
         self._base = 0  # stream offset of self._buf[0]
         self._dead: bytearray | None = None  # garbage held back to merge with what follows
         self._dead_offset = 0
@@ -90,27 +114,29 @@ class Framer:
         """Stream offset of the next byte to be fed."""
         return self.bytes
 
-    def feed(self, data: bytes | bytearray | memoryview) -> list[Frame | DeadFrame]:
-        """Add a chunk; return the frames and dead ranges it completes, in stream order."""
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
+        """Add a chunk; return the frames and dead ranges it completes (or shortcut items), in stream order."""
         self.bytes += len(data)
         if self._buf:
             self._buf += data
-            buf: bytes | bytearray = self._buf
+            if len(self._buf) < self._need:
+                return []  # still inside the frame being waited for: appending is enough (no quadratic copying)
+            buf = bytes(self._buf)
         else:
-            buf = data if isinstance(data, bytes) else bytes(data)
-        out: list[Frame | DeadFrame] = []
+            buf = data if type(data) is bytes else bytes(data)
+        out: list[Any] = []
         pos = self._drain(buf, out, final=False)
         self._base += pos
         self._buf = bytearray(buf[pos:]) if pos < len(buf) else bytearray()
         return out
 
-    def flush(self) -> list[Frame | DeadFrame]:
+    def flush(self) -> list[Any]:
         """End of stream (or of a connection): return what is left, an incomplete tail as a DeadFrame.
 
         Frames after a bogus header whose declared size runs past the end are still recovered. The framer can be
         fed again afterwards; offsets continue.
         """
-        out: list[Frame | DeadFrame] = []
+        out: list[Any] = []
         buf = bytes(self._buf)
         pos = self._drain(buf, out, final=True)
         self._base += pos
@@ -118,13 +144,16 @@ class Framer:
         self._release_dead(out)
         return out
 
-    def _drain(self, buf: bytes | bytearray, out: list[Frame | DeadFrame], *, final: bool) -> int:
+    def _drain(self, buf: bytes, out: list[Any], *, final: bool) -> int:
         """Frame as much of ``buf`` as possible into ``out``; return how many bytes were consumed."""
         pos = 0
         n = len(buf)
         policy, base = self.policy or DEFAULT_POLICY, self._base
         limits, emit_hellos, append = _LIMITS, self.emit_hellos, out.append
+        shortcuts, checked, verify, allow_zero = self.shortcuts, policy.checked, policy.verify, policy.allow_zero
+        crc32 = zlib.crc32
         frames = unknown = 0
+        self._need = 0
         while pos < n:
             if n - pos < HEADER_SIZE:
                 if not buf.startswith(MAGIC_BYTES, pos):
@@ -135,9 +164,11 @@ class Framer:
                 if final:
                     self._hold_dead(buf, pos, n, f"truncated header: {n - pos} of {HEADER_SIZE} bytes", out)
                     pos = n
+                else:
+                    self._need = HEADER_SIZE
                 break
             fields = _HEADER(buf, pos)
-            magic, domain, _, _, _, _, sequence, size, _ = fields
+            magic, domain, version, _, _, sequence, _, size, checksum = fields
             if magic != MAGIC:
                 pos, found = self._skip_to_magic(buf, pos, out, final)
                 if not found:
@@ -155,10 +186,35 @@ class Framer:
             end = pos + HEADER_SIZE + size
             if end > n:
                 if not final:
+                    self._need = end - pos
                     break
                 reason = f"truncated frame: {n - pos} of {end - pos} bytes"
                 pos = self._skip_bad_start(buf, pos, reason, out, final)
                 continue
+            if shortcuts and size > 1 and version == PROTOCOL_VERSION and buf[pos + 33] == size - 2:
+                # One standard TLV filling the payload: a shortcut's if its type has one of that size and the
+                # checksum passes (a mismatch, or a 0 the policy refuses, goes the usual way and fails there).
+                hot = shortcuts.get(buf[pos + 32])
+                if (
+                    hot is not None
+                    and hot[0] == size - 2
+                    and (
+                        domain not in checked
+                        or (
+                            crc32(buf[pos + HEADER_SIZE : end], crc32(buf[pos : pos + CHECKSUM_OFFSET])) == checksum
+                            if checksum
+                            else allow_zero or domain not in verify
+                        )
+                    )
+                ):
+                    item = hot[1](buf, pos, end, fields, base + pos)
+                    if item is not None:
+                        if self._dead is not None:
+                            self._release_dead(out)
+                        pos = end
+                        frames += 1
+                        append(item)
+                        continue
             try:
                 # decode_frame less the header checks just made (the header is not read twice).
                 frame = decode_checked(buf, pos, end, fields, policy, base)

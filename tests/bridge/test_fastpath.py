@@ -166,3 +166,74 @@ def test_values_out_of_range_leave_the_fast_path_for_the_same_dead_letter() -> N
     (out,) = fast.route(items, TS)
     assert out[0] == "dlq.relay" and fast.dead["encode"] == 1
     assert [out] == ref.route(items, TS)
+
+
+def _fed(router: Router, chunk: bytes | None, received: int) -> object:
+    """What ``feed`` (or ``flush`` for None) returns, or the error it raises."""
+    try:
+        return router.feed(chunk, received) if chunk is not None else router.flush(received)
+    except Exception as exc:
+        return type(exc), str(exc)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(
+    pieces=st.lists(messages(), min_size=1, max_size=25),
+    cuts=st.lists(st.integers(0, 6000), max_size=12),
+    policy=st.sampled_from(POLICIES),
+    received=st.one_of(st.just(TS + 50), u64s, st.integers(-(2**64), -1)),
+    clock_start=st.one_of(st.just(TS + 99), u64s),
+)
+def test_reads_through_the_framer_shortcuts_are_the_reference_byte_for_byte(
+    pieces: list[bytes], cuts: list[int], policy: ChecksumPolicy, received: int, clock_start: int
+) -> None:
+    """Router.feed (shortcuts: hot frames' bytes straight to records) equals framing then the general route."""
+    stream = b"".join(pieces)
+    fast = Router("bridge", clock=_counter(clock_start), policy=policy)
+    ref = Router("bridge", clock=_counter(clock_start), fast=False, policy=policy)
+    assert fast.framer.shortcuts and not ref.framer.shortcuts
+    bounds = [0, *sorted(c for c in cuts if 0 < c < len(stream)), len(stream)]
+    for chunk in [stream[a:b] for a, b in itertools.pairwise(bounds)] + [None]:
+        assert _fed(fast, chunk, received) == _fed(ref, chunk, received)
+    assert (fast.frames, fast.dead) == (ref.frames, ref.dead)
+    for counter in ("bytes", "frames", "dead", "dead_bytes", "hellos", "unknown_tlvs", "pending"):
+        assert getattr(fast.framer, counter) == getattr(ref.framer, counter), counter
+
+
+def test_the_hot_frames_skip_decoding_in_feed(monkeypatch) -> None:
+    """Fed as bytes, hot frames build no Frame and take no general route; the rest still does, in stream order."""
+    import flows.relay.framing as framing
+
+    reference = Router("bridge", clock=_counter(TS + 99), fast=False)
+    hot = b"".join(frame(sample_tlvs()[cls.NAME], i + 1) for i, cls in enumerate(HOT))
+    gas = frame(sample_tlvs()["GasPrice"], 9)
+    expected = reference.feed(hot + gas + hot, TS + 50)
+    decoded = []
+    real_decode = framing.decode_checked
+
+    def counting_decode(*args: object) -> Frame:
+        decoded.append(args)
+        return real_decode(*args)
+
+    monkeypatch.setattr(framing, "decode_checked", counting_decode)
+    router = Router("bridge", clock=_counter(TS + 99))
+    general = router._route_general
+
+    def only_gas(item: Frame, *args: object) -> None:
+        assert item.raw == gas, "general path taken for a hot frame"
+        general(item, *args)
+
+    router._route_general = only_gas  # type: ignore[method-assign]
+    assert router.feed(hot + gas + hot, TS + 50) == expected
+    assert len(decoded) == 1 and router.frames == reference.frames == 2 * len(HOT) + 1
+
+
+def test_a_clock_reading_past_the_long_range_leaves_the_shortcut_for_the_same_dead_letter() -> None:
+    """bridge_out_ns is read once per frame: a shortcut that cannot encode it hands that reading to the general way."""
+    raw = b"".join(frame(sample_tlvs()[cls.NAME], 3) for cls in HOT)
+    fast = Router("bridge", clock=_counter(2**63 - 1))  # the largest long, then past it
+    ref = Router("bridge", clock=_counter(2**63 - 1), fast=False)
+    out = fast.feed(raw, TS)
+    assert out == ref.feed(raw, TS)
+    assert [t for t, _, _ in out] == ["market.pool_sync", "dlq.relay", "dlq.relay", "dlq.relay", "dlq.relay"]
+    assert fast.dead == ref.dead == {"frame": 0, "route": 0, "encode": 4}

@@ -219,3 +219,59 @@ def test_offsets_continue_after_flush() -> None:
     assert [i.offset for i in first] == [0, len(a)]
     assert isinstance(first[1], DeadFrame) and first[1].reason.startswith("truncated")
     assert second[0].offset == len(a) + 10
+
+
+def _marker(buf: bytes, start: int, end: int, fields: tuple, offset: int) -> tuple:
+    """A shortcut that stands for the frame by its bytes and offset (what a caller would make of it)."""
+    return ("shortcut", bytes(buf[start:end]), offset, fields)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    specs=st.lists(st.tuples(frame_specs, damage, st.binary(max_size=40)), min_size=1, max_size=10),
+    cuts=st.lists(st.integers(0, 10**6), max_size=20),
+    policy=st.sampled_from([STRICT, ChecksumPolicy(), ChecksumPolicy.none(), ChecksumPolicy.every()]),
+)
+def test_shortcuts_see_exactly_the_frames_the_framer_would_decode(specs: list, cuts: list[int], policy) -> None:
+    """With shortcuts for PoolSync and Trade, framing, resync and counters are unchanged; shortcut frames are those
+    the plain framer returns as one-TLV PoolSync or Trade frames, at the same offsets."""
+    frames = build([spec for spec, _, _ in specs])
+    stream = b"".join(garbage + apply(frame, fate) for frame, (_, fate, garbage) in zip(frames, specs, strict=True))
+    hot = {PoolSync.TYPE: (PoolSync.SIZE, _marker), S["Trade"].TYPE: (S["Trade"].SIZE, _marker)}
+    plain, fast = Framer(policy), Framer(policy, shortcuts=hot)
+    expected = run(plain, chunked(stream, cuts))
+    got = run(fast, chunked(stream, cuts))
+    assert len(got) == len(expected)
+    for item, ref in zip(got, expected, strict=True):
+        if isinstance(ref, Frame) and len(ref.tlvs) == 1 and type(ref.tlvs[0]).TYPE in hot and ref.header.version == 1:
+            assert item[:3] == ("shortcut", ref.raw, ref.offset)
+            assert item[3] == tuple(getattr(ref.header, f) for f in ref.header.__slots__)  # the header's fields
+        else:
+            assert item == ref
+    for counter in ("bytes", "frames", "dead", "dead_bytes", "hellos", "unknown_tlvs", "pending"):
+        assert getattr(fast, counter) == getattr(plain, counter), counter
+
+
+def test_a_declining_shortcut_leaves_the_frame_to_the_decoder() -> None:
+    raw = encode_frame(1, 4, [S["PoolSync"]], sequence=1, timestamp_ns=2)
+    framer = Framer(shortcuts={PoolSync.TYPE: (PoolSync.SIZE, lambda *args: None)})
+    (frame,) = framer.feed(raw)
+    assert isinstance(frame, Frame) and frame.tlvs == (S["PoolSync"],) and framer.frames == 1
+
+
+def test_a_frame_fed_in_small_pieces_is_not_reframed_on_every_piece() -> None:
+    """While a long frame is incomplete, feeding more of it only appends (the drain runs when it can complete)."""
+    raw = encode_frame(1, 4, [UnknownTlv(9, bytes(4000))], sequence=1, timestamp_ns=1)
+    framer = Framer()
+    drains = 0
+    real = framer._drain
+
+    def counting(*args, **kwargs):
+        nonlocal drains
+        drains += 1
+        return real(*args, **kwargs)
+
+    framer._drain = counting  # type: ignore[method-assign]
+    out = [item for i in range(0, len(raw), 10) for item in framer.feed(raw[i : i + 10])]
+    assert [f.raw for f in out] == [raw]
+    assert drains <= 5  # the header, then the whole frame (not one drain per 10-byte piece)

@@ -320,3 +320,20 @@ def test_values_encoder_takes_exactly_the_schemas_fields() -> None:
         c.values_encoder(names, frozenset({"nope"}))
     record = _pool_sync_record()
     assert c.values_encoder(names)(*(record[n] for n in names)) == c.encode(record)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.integers(0, 130), st.integers(0, 2**63 - 1), st.sampled_from([0, 63, 64, 2**62, 2**63 - 1])),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_encode_longs_is_encode_long_of_each_value(values: list[int]) -> None:
+    import numpy as np
+
+    encoded, lengths = avro_encoder.encode_longs(np.array(values, dtype=np.uint64))
+    for row, n, value in zip(encoded, lengths, values, strict=True):
+        assert bytes(row[:n]) == encode_long(value)
+        assert not row[n:].any()
