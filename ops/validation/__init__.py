@@ -9,6 +9,9 @@ market): nothing here sends a transaction the product would not send. Modules:
   with the committed artifacts (:mod:`~ops.validation.bytecode`);
 - :mod:`~ops.validation.trade`: dislocation, detection (:mod:`~ops.validation.arb`, exact flows.amm math), dry
   run, live arbitrage (realized = predicted to the wei), withdrawal;
-- :mod:`~ops.validation.steps`: the step list and :func:`~ops.validation.steps.validate`;
+- :mod:`~ops.validation.foreign`: the ``--pools`` mode's steps, on pools validate did not deploy: each address
+  identified and proven genuine (:mod:`~ops.validation.discover`), the cycle through them sized with pulsearb's
+  math (:mod:`~ops.validation.route`), the executor attached or deployed alone;
+- :mod:`~ops.validation.steps`: the step lists and :func:`~ops.validation.steps.validate`;
 - :mod:`~ops.validation.render`: progress lines, the summary table, the JSON report.
 """

@@ -11,6 +11,7 @@ reserves, so what is predicted here is what the ``Arbitrage`` event must report.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from flows.amm.cycle import Sizing, cycle_sizing, optimal_input
@@ -104,14 +105,17 @@ def cross_check(cycle: Cycle) -> int:
     return get_amounts_out(cycle.sizing.amount_in, cycle.hops)[-1]
 
 
-def opportunity_id(chain_id: int, cycle: Cycle, block: int, nonce: int, now_ns: int) -> str:
+def opportunity_id(chain_id: int, pools: Sequence[str], block: int, nonce: int, now_ns: int) -> str:
     """A fresh 32-hex-digit id (chain, pools, block, the owner's nonce and time: never reused across runs)."""
-    text = f"{FLOW}|{chain_id}|{cycle.first.pair.address}>{cycle.second.pair.address}|{block}|{nonce}|{now_ns}"
+    text = f"{FLOW}|{chain_id}|{'>'.join(pools)}|{block}|{nonce}|{now_ns}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def to_opportunity(
-    cycle: Cycle,
+def make_opportunity(
+    path: Sequence[str],
+    pools: Sequence[PairInfo],
+    amount_in: int,
+    amount_out: int,
     *,
     chain_id: int,
     block: int,
@@ -121,44 +125,56 @@ def to_opportunity(
     gas_estimate: int,
     gas_price_wei: int,
 ) -> Opportunity:
-    """The opportunity record the executor takes, for ``cycle.sizing``.
+    """The opportunity record the executor takes: the cycle ``path`` through ``pools`` (V2 and V3 in any mix).
 
-    The test tokens have no price against the chain's gas token, so the gas cost in the start token is 0: the
-    on-chain guard is then exactly the profit the executor is asked to reach (see the dry-run step).
+    The validation's tokens need not have a price against the chain's gas token, so the gas cost in the start
+    token is 0: the on-chain guard is then exactly the profit the executor is asked to reach (see the dry-run step).
 
     Args:
-        cycle: the sized cycle.
+        path: tokens along the cycle, first == last (the start token).
+        pools: the pools in cycle order; ``pools[i]`` sells ``path[i]`` for ``path[i + 1]``.
+        amount_in: input, raw units of the start token.
+        amount_out: what the cycle returns for it (flows.amm's prediction), raw units.
         chain_id: the chain.
-        block: the block the reserves were read at.
+        block: the block the pools were read at.
         nonce: the owner's next nonce (makes the id unique per run).
         now_ns: detection time, ns since epoch.
         valid_ns: how long the opportunity stays valid, ns (the executor's replace policy reads it).
         gas_estimate: gas units the trade is expected to use.
         gas_price_wei: the gas price it is expected to pay, wei per gas.
     """
-    pools = (cycle.first, cycle.second)
+    token_in = path[0]
+    first = pools[0]
     return Opportunity(
-        id=opportunity_id(chain_id, cycle, block, nonce, now_ns),
+        id=opportunity_id(chain_id, [p.address for p in pools], block, nonce, now_ns),
         flow=FLOW,
         strategy=STRATEGY,
-        pair="/".join(sorted((cycle.token_in, cycle.middle))),
+        pair="/".join(sorted(set(path))),
         chain_id=chain_id,
-        token_in=cycle.token_in,
-        token_in_decimals=cycle.first.decimals(cycle.token_in),
-        path=cycle.path,
-        pools=tuple(p.pair.address for p in pools),
-        venues=tuple(p.pair.venue for p in pools),
-        fees_bps=tuple(p.pair.fee_bps for p in pools),
-        amount_in=cycle.sizing.amount_in,
-        amount_out=cycle.sizing.amount_out,
+        token_in=token_in,
+        token_in_decimals=first.token0_decimals if token_in == first.token0 else first.token1_decimals,
+        path=tuple(path),
+        pools=tuple(p.address for p in pools),
+        venues=tuple(p.venue for p in pools),
+        fees_bps=tuple(p.fee_bps for p in pools),
+        amount_in=amount_in,
+        amount_out=amount_out,
         gas_estimate=gas_estimate,
         gas_price_wei=gas_price_wei,
         gas_cost=0,
         flash_fee=0,
         gross_profit_usd=0.0,
         net_profit_usd=0.0,
-        inputs=tuple(InputState(p.pair.address, block, 0, 0, now_ns) for p in pools),
+        inputs=tuple(InputState(p.address, block, 0, 0, now_ns) for p in pools),
         block_number=block,
         detected_ns=now_ns,
         valid_until_ns=now_ns + valid_ns,
+        kinds=tuple(p.kind for p in pools),
     )
+
+
+def to_opportunity(cycle: Cycle, **detected: int) -> Opportunity:
+    """The opportunity record of ``cycle.sizing``; ``detected`` are :func:`make_opportunity`'s keywords (chain_id,
+    block, nonce, now_ns, valid_ns, gas_estimate, gas_price_wei)."""
+    pools = (cycle.first.pair, cycle.second.pair)
+    return make_opportunity(cycle.path, pools, cycle.sizing.amount_in, cycle.sizing.amount_out, **detected)

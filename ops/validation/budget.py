@@ -17,6 +17,8 @@ from ops.chain.tx import CALL_GAS, DEPLOY_GAS
 DEPLOY_GAS_LIMITS = 6 * DEPLOY_GAS + 6 * CALL_GAS + 2 * 3_000_000 + 6 * CALL_GAS
 # ops.chain.market.Trader.send_swap: a transfer into the pair, then swap.
 DISLOCATION_GAS_LIMITS = 2 * CALL_GAS
+# ArbExecutor alone (``--pools --deploy-executor``).
+EXECUTOR_GAS_LIMIT = DEPLOY_GAS
 # ArbExecutor.withdraw of the profit.
 WITHDRAW_GAS_LIMIT = CALL_GAS
 
@@ -39,17 +41,23 @@ class Budget:
         return self.gas * self.max_fee_per_gas
 
 
-def gas_budget(*, deploy: bool, dry_run_only: bool, execute_gas_limit: int) -> int:
-    """Sum of the gas limits the run may send (0 for a dry run: it sends nothing).
+def gas_budget(
+    *, deploy: bool, dry_run_only: bool, execute_gas_limit: int, pools: bool = False, deploy_executor: bool = False
+) -> int:
+    """Sum of the gas limits the run may send (0 for a dry run that deploys nothing: it sends nothing).
 
     Args:
         deploy: the run deploys the contracts and test pools.
-        dry_run_only: nothing is sent.
+        dry_run_only: no trade is sent.
         execute_gas_limit: gas limit of the arbitrage transaction, units of gas.
+        pools: a ``--pools`` run: it never moves a price (no dislocation swap).
+        deploy_executor: the run deploys ArbExecutor alone first (also in a dry run).
     """
+    executor = EXECUTOR_GAS_LIMIT if deploy_executor else 0
     if dry_run_only:
-        return 0
-    return (DEPLOY_GAS_LIMITS if deploy else 0) + DISLOCATION_GAS_LIMITS + execute_gas_limit + WITHDRAW_GAS_LIMIT
+        return executor
+    moves = 0 if pools else DISLOCATION_GAS_LIMITS
+    return (DEPLOY_GAS_LIMITS if deploy else 0) + executor + moves + execute_gas_limit + WITHDRAW_GAS_LIMIT
 
 
 def max_fee(base_fee_wei: int, priority_fee_wei: int, cap_wei: int) -> int:

@@ -9,11 +9,13 @@ from pathlib import Path
 
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
+from flows.amm.v3.tick_math import MAX_TICK, MIN_TICK
 from flows.execution.abi import load_artifact
 from flows.execution.chain import Chain
 from flows.execution.errors import ChainUnavailable, SignerError
 from flows.execution.signer import PASSWORD_ENV, Signer
-from ops.chain.deploy import Deployment, PairInfo, deploy
+from ops.chain.deploy import V2_FEE_BPS, Deployment, PairInfo, deploy
+from ops.chain.uniswap import GENUINE, genuine, load_genuine
 from ops.validation.budget import Budget, gas_budget, max_fee
 from ops.validation.bytecode import compare_code
 from ops.validation.options import LOCAL_CHAIN_IDS, Options
@@ -111,10 +113,18 @@ def check_account(s: Session) -> Done:
     s.signer = signer = load_signer(o)
     balance = s.native_balance(signer.address)
     fee = max_fee(s.head.base_fee_wei, o.priority_fee_wei, o.max_gas_price_wei)
-    budget = Budget(gas_budget(deploy=o.deploy, dry_run_only=o.dry_run_only, execute_gas_limit=o.gas_limit), fee)
+    gas = gas_budget(
+        deploy=o.deploy,
+        dry_run_only=o.dry_run,
+        execute_gas_limit=o.gas_limit,
+        pools=bool(o.pools),
+        deploy_executor=o.deploy_executor,
+    )
+    budget = Budget(gas, fee)
     data = {"address": signer.address, "balance_wei": balance, "budget_wei": budget.wei, "budget_gas": budget.gas}
-    if o.dry_run_only:
-        return Done(f"key for {signer.address} ({ether(balance)}); --dry-run-only: nothing will be sent", data)
+    if o.dry_run and not budget.gas:
+        why = "--dry-run-only" if o.dry_run_only else "dry run (no --live)"
+        return Done(f"key for {signer.address} ({ether(balance)}); {why}: nothing will be sent", data)
     if balance < budget.wei:
         msg = (
             f"insufficient funds: {signer.address} holds {ether(balance)}, the run may reserve up to "
@@ -124,17 +134,47 @@ def check_account(s: Session) -> Done:
     return Done(f"key for {signer.address}, holds {ether(balance)} (needs up to {ether(budget.wei)})", data)
 
 
+def max_liquidity_per_tick(tick_spacing: int) -> int:
+    """``Tick.tickSpacingToMaxLiquidityPerTick`` (v3-core): a V3 pool's immutable ``maxLiquidityPerTick``."""
+    lowest = -(-MIN_TICK // tick_spacing) * tick_spacing  # Solidity's division truncates toward zero
+    highest = MAX_TICK // tick_spacing * tick_spacing
+    return (2**128 - 1) // ((highest - lowest) // tick_spacing + 1)
+
+
 def expected_code(d: Deployment) -> list[tuple[str, str, str, tuple[int | str, ...]]]:
-    """``(role, artifact, address, immutable values)`` of every contract the executor's trades touch."""
+    """``(role, artifact, address, immutable values)`` of every contract the executor's trades touch: pulsearb's
+    own (contracts/artifacts) and the genuine Uniswap ones (the npm packages of ops/node)."""
     found: list[tuple[str, str, str, tuple[int | str, ...]]] = [
         ("executor", "ArbExecutor", d.executor, ()),
         ("flash lender", "FlashLender", d.flash_lender, (d.flash_fee_bps,)),
     ]
-    found += [(f"factory of venue {v}", "PulseFactory", a, ()) for v, a in sorted(d.factories.items())]
+    v3_venues = {p.venue for p in d.v3_pools}
+    for venue, address in sorted(d.factories.items()):
+        if venue in v3_venues:  # NoDelegateCall keeps the factory's own address as an immutable
+            found.append((f"factory of venue {venue}", "UniswapV3Factory", address, (address,)))
+        else:
+            found.append((f"factory of venue {venue}", "UniswapV2Factory", address, ()))
     for p in d.pairs:
-        immutables = (d.factories.get(p.venue, "0x0"), p.token0, p.token1, p.fee_bps)
-        found.append((f"pair {p.token0[:8]}/{p.token1[:8]} on venue {p.venue}", "PulsePair", p.address, immutables))
+        found.append((f"pair {p.token0[:8]}/{p.token1[:8]} on venue {p.venue}", "UniswapV2Pair", p.address, ()))
+    for p in d.v3_pools:
+        immutables = (
+            d.factories.get(p.venue, "0x0"),
+            p.token0,
+            p.token1,
+            p.fee_pips,
+            p.tick_spacing,
+            max_liquidity_per_tick(p.tick_spacing),
+            p.address,
+        )
+        found.append((f"pool {p.token0[:8]}/{p.token1[:8]} on venue {p.venue}", "UniswapV3Pool", p.address, immutables))
     return found
+
+
+def reference(name: str) -> tuple[bytes, str]:
+    """The runtime code an artifact expects and where it comes from (for messages)."""
+    if name in GENUINE:
+        return bytes.fromhex(load_genuine(name).deployed_bytecode[2:]), f"the genuine {name} of {GENUINE[name][0]}"
+    return bytes.fromhex(load_artifact(name).deployed_bytecode[2:]), f"contracts/artifacts/{name}.json"
 
 
 def _compare(s: Session, checks: Iterable[tuple[str, str, str, tuple[int | str, ...]]]) -> int:
@@ -148,15 +188,47 @@ def _compare(s: Session, checks: Iterable[tuple[str, str, str, tuple[int | str, 
                 "wrong deployment file or chain (--deploy makes a fresh one)"
             )
             raise StepFailed(msg)
-        result = compare_code(code, bytes.fromhex(load_artifact(name).deployed_bytecode[2:]), immutables)
+        expected, where = reference(name)
+        result = compare_code(code, expected, immutables)
         if not result.ok:
-            msg = (
-                f"the {role} {address} is not contracts/artifacts/{name}.json: {result.reason}; "
-                "redeploy from this checkout (--deploy)"
-            )
+            msg = f"the {role} {address} is not {where}: {result.reason}; redeploy from this checkout (--deploy)"
             raise StepFailed(msg)
         count += 1
     return count
+
+
+def check_owner(s: Session, executor: str) -> None:
+    """The executor's ``owner()`` is the key's address (only the owner may trade through it).
+
+    Raises:
+        StepFailed: another owner (the line names both addresses).
+    """
+    assert s.chain is not None and s.signer is not None
+    word = s.chain.call({"to": to_checksum_address(executor), "data": "0x" + OWNER_SELECTOR.hex()})
+    owner = "0x" + word[-20:].hex()
+    if owner != s.signer.address.lower():
+        msg = f"the executor {executor} is owned by {owner}, not by the key's address {s.signer.address}: use its key"
+        raise StepFailed(msg)
+
+
+def _check_pairs(s: Session, d: Deployment) -> None:
+    """A genuine V2 pair keeps its tokens in storage, not in its code, and has one fee: check both against the file
+    (a V3 pool's tokens, fee and spacing are immutables, checked with its code)."""
+    for p in d.pairs:
+        pair = genuine(s.w3, "UniswapV2Pair", p.address)
+        tokens = (pair.functions.token0().call().lower(), pair.functions.token1().call().lower())
+        if tokens != (p.token0, p.token1):
+            msg = (
+                f"the pair {p.address} on venue {p.venue} holds tokens {tokens[0]}/{tokens[1]}, the deployment file "
+                f"says {p.token0}/{p.token1}: fix the file or redeploy (--deploy)"
+            )
+            raise StepFailed(msg)
+        if p.fee_bps != V2_FEE_BPS:
+            msg = (
+                f"the pair {p.address} on venue {p.venue} is a genuine UniswapV2Pair, which charges {V2_FEE_BPS} bps; "
+                f"the deployment file says {p.fee_bps}: fix the file or redeploy (--deploy)"
+            )
+            raise StepFailed(msg)
 
 
 def _token_kinds(s: Session) -> tuple[int, int]:
@@ -202,13 +274,16 @@ def check_contracts(s: Session) -> Done:
             written = f"; deployment written to {o.out}"
     d = s.deployment
     assert d is not None
-    compared = _compare(s, expected_code(d))
-    owner = (
-        "0x" + s.chain.call({"to": to_checksum_address(d.executor), "data": "0x" + OWNER_SELECTOR.hex()})[-20:].hex()
-    )
-    if owner != s.signer.address.lower():
-        msg = f"the executor {d.executor} is owned by {owner}, not by the key's address {s.signer.address}: use its key"
+    if not d.pools:
+        msg = (
+            f"deployment file {o.deployment} names an executor and no pools (as --deploy-executor writes): "
+            "use it with --pools ADDR,ADDR"
+        )
         raise StepFailed(msg)
+    compared = _compare(s, expected_code(d))
+    _check_pairs(s, d)
+    check_owner(s, d.executor)
+    s.executor = d.executor
     s.pools = pick_pools(d)
     s.token_in = start_token(d, s.pools[0])
     test_tokens, external = _token_kinds(s)

@@ -19,10 +19,11 @@ from flows.execution.ledger import Ledger
 from flows.execution.outcome import Finished
 from flows.execution.signer import Signer
 from flows.opportunity import Opportunity
-from ops.chain.deploy import Deployment, PairInfo
+from ops.chain.deploy import Deployment, PairInfo, TokenInfo
 from ops.chain.tx import contract
 from ops.validation.arb import Cycle, Pool
 from ops.validation.options import Options
+from ops.validation.route import Priced, Route
 
 
 @dataclass(slots=True)
@@ -35,8 +36,13 @@ class Session:
     signer: Signer | None = None
     deployment: Deployment | None = None
     pools: tuple[PairInfo, PairInfo] | None = None
+    executor: str = ""
     token_in: str = ""
     cycle: Cycle | None = None
+    cycle_pools: tuple[PairInfo, ...] = ()
+    routes: tuple[Route, ...] = ()
+    tokens: dict[str, TokenInfo] = field(default_factory=dict)
+    priced: Priced | None = None
     opportunity: Opportunity | None = None
     executor_balance_before: int = 0
     finished: Finished | None = None
@@ -85,18 +91,21 @@ class Session:
         r0, r1, _ = contract(self.w3, "PulsePair", pair.address).functions.getReserves().call(block_identifier=block)
         return Pool(pair, int(r0), int(r1))
 
-    def symbol(self, token: str) -> str:
-        """The deployment's symbol of a token (its short address if unknown)."""
-        assert self.deployment is not None
-        for symbol, info in self.deployment.tokens.items():
+    def _token(self, token: str) -> TokenInfo | None:
+        """What the ``--pools`` run read of a token, else the deployment file's entry (None if neither knows it)."""
+        if token.lower() in self.tokens:
+            return self.tokens[token.lower()]
+        for info in self.deployment.tokens.values() if self.deployment is not None else ():
             if info.address == token.lower():
-                return symbol
-        return token[:10]
+                return info
+        return None
+
+    def symbol(self, token: str) -> str:
+        """A token's symbol (its short address if unknown)."""
+        info = self._token(token)
+        return info.symbol if info is not None else token[:10]
 
     def decimals(self, token: str) -> int:
-        """The deployment's decimals of a token (18 if unknown)."""
-        assert self.deployment is not None
-        for info in self.deployment.tokens.values():
-            if info.address == token.lower():
-                return info.decimals
-        return 18
+        """A token's decimals (18 if unknown)."""
+        info = self._token(token)
+        return info.decimals if info is not None else 18

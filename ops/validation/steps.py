@@ -7,21 +7,35 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flows.execution.chain import redact_url
-from ops.validation import checks, trade
+from ops.validation import checks, foreign, trade
 from ops.validation.options import Options
 from ops.validation.runner import Listener, Report, Step, run_steps
 from ops.validation.session import Session
 
+CHAIN = Step("chain", "chain id and head block", checks.check_chain)
+ACCOUNT = Step("account", "signing key and funds", checks.check_account)
+CLEANUP = Step("cleanup", "withdraw the profit to the owner", trade.cleanup)
 STEPS: tuple[Step, ...] = (
-    Step("chain", "chain id and head block", checks.check_chain),
-    Step("account", "signing key and funds", checks.check_account),
+    CHAIN,
+    ACCOUNT,
     Step("contracts", "contracts deployed or attached, code = committed artifacts", checks.check_contracts),
     Step("dislocation", "price gap between the two venues (found or created)", trade.dislocation),
     Step("detect", "opportunity sized with flows.amm's exact math", trade.detect),
     Step("dry-run", "eth_call simulation = predicted profit", trade.dry_run),
     Step("live", "live arbitrage: realized profit = predicted, to the wei", trade.live),
-    Step("cleanup", "withdraw the profit to the owner", trade.cleanup),
+    CLEANUP,
 )
+POOL_STEPS: tuple[Step, ...] = (
+    CHAIN,
+    ACCOUNT,
+    Step("pools", "each --pools address a genuine Uniswap V2 pair or V3 pool, one cycle", foreign.check_pools),
+    Step("executor", "ArbExecutor attached or deployed alone, code = committed artifact", foreign.check_executor),
+    Step("detect", "exact pool state, cycle sized with pulsearb's math", foreign.detect_cycle),
+    Step("dry-run", "eth_call simulation = prediction (profit, or the PROFIT_TOO_LOW refusal)", trade.dry_run),
+    Step("live", "live arbitrage (--live): realized profit = predicted, to the wei", trade.live),
+    CLEANUP,
+)
+"""The steps of a ``--pools`` run (pools validate did not deploy)."""
 
 
 def validate(options: Options, listener: Listener) -> tuple[Report, Mapping[str, Any]]:
@@ -35,8 +49,9 @@ def validate(options: Options, listener: Listener) -> tuple[Report, Mapping[str,
         The report, and the figures gathered (chain id, amounts in raw units of the start token, gas, hashes).
     """
     session = Session(options)
+    steps = POOL_STEPS if options.pools else STEPS
     try:
-        report = run_steps(STEPS, session, listener, where=session.where, secrets=url_secrets(options.rpc_url))
+        report = run_steps(steps, session, listener, where=session.where, secrets=url_secrets(options.rpc_url))
     finally:
         session.close()
     return report, dict(session.figures)

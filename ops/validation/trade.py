@@ -13,8 +13,10 @@ import time
 
 from eth_utils import to_checksum_address
 
+from flows.execution.chain import Head
 from flows.execution.config import ExecutionConfig
 from flows.execution.executor import Executor
+from flows.execution.outcome import Finished
 from flows.execution.plan import fee_caps, plan_execution
 from ops.chain.market import Trader
 from ops.chain.tx import TxSender, contract
@@ -31,6 +33,10 @@ RECEIPT_POLL_MS = 100
 def _fmt(s: Session, raw: int, tok: str | None = None) -> str:
     tok = tok or s.token_in
     return token(raw, s.decimals(tok), s.symbol(tok))
+
+
+def _dry_run_why(s: Session) -> str:
+    return "--dry-run-only" if s.options.dry_run_only else "dry run (pass --live to send the trade)"
 
 
 def _min_profit(s: Session) -> int:
@@ -88,6 +94,22 @@ def dislocation(s: Session) -> Done:
     )
 
 
+def detected_at(s: Session, head: Head) -> dict[str, int]:
+    """The opportunity's keywords for a detection now on ``head``'s state: chain, block, the owner's next nonce and
+    the time (which make its id fresh), validity, gas limit and expected gas price."""
+    o = s.options
+    assert s.chain is not None and s.signer is not None
+    return {
+        "chain_id": s.chain.chain_id(),
+        "block": head.number,
+        "nonce": s.chain.nonce(s.signer.address, "pending"),
+        "now_ns": time.time_ns(),
+        "valid_ns": int(o.timeout_s * 1e9),
+        "gas_estimate": o.gas_limit,
+        "gas_price_wei": head.base_fee_wei + o.priority_fee_wei,
+    }
+
+
 def detect(s: Session) -> Done:
     """Size the cycle with flows.amm on one block's reserves, cross-check it, and make the opportunity."""
     o = s.options
@@ -117,16 +139,7 @@ def detect(s: Session) -> Done:
         )
         raise StepFailed(msg)
     s.cycle = cycle
-    s.opportunity = to_opportunity(
-        cycle,
-        chain_id=s.chain.chain_id(),
-        block=head.number,
-        nonce=s.chain.nonce(s.signer.address, "pending"),
-        now_ns=time.time_ns(),
-        valid_ns=int(o.timeout_s * 1e9),
-        gas_estimate=o.gas_limit,
-        gas_price_wei=head.base_fee_wei + o.priority_fee_wei,
-    )
+    s.opportunity = to_opportunity(cycle, **detected_at(s, head))
     sizing = cycle.sizing
     sized = "the asked input" if o.amount_in is not None else "the optimal input"
     s.figures.update(amount_in=sizing.amount_in, predicted_amount_out=sizing.amount_out, predicted_profit=sizing.profit)
@@ -145,13 +158,18 @@ def detect(s: Session) -> Done:
     )
 
 
+ENTRY_POINTS = {"own": "execute", "flash_swap": "executeWithFlashSwap"}
+"""The executor's entry point per capital mode (for messages)."""
+
+
 def _executor(s: Session, mode: str) -> Executor:
     o = s.options
-    assert s.chain is not None and s.deployment is not None
+    assert s.chain is not None and s.executor
     config = ExecutionConfig(
         mode=mode,
-        executor=s.deployment.executor,
-        chain_id=s.deployment.chain_id,
+        capital=o.capital_mode,  # own (the executor's balance, restored by cleanup) unless --pools --capital
+        executor=s.executor,
+        chain_id=s.chain.chain_id(),
         gas_limit=o.gas_limit,
         priority_fee_wei=o.priority_fee_wei,
         receipt_timeout_s=min(60.0, o.timeout_s),
@@ -164,13 +182,20 @@ def _executor(s: Session, mode: str) -> Executor:
 
 
 def dry_run(s: Session) -> Done:
-    """Simulate the exact transaction with ``eth_call``: its profit must equal flows.amm's prediction."""
+    """Simulate the exact transaction with ``eth_call`` through the production executor (dry-run mode).
+
+    A cycle predicted to pay (or break even) must return flows.amm's profit and output to the unit; one predicted
+    to lose must be refused by the contract with ``PROFIT_TOO_LOW`` (its guard, checked after every hop has run).
+    """
     o = s.options
-    assert s.chain is not None and s.opportunity is not None and s.signer is not None and s.deployment is not None
+    assert s.chain is not None and s.opportunity is not None and s.signer is not None
     opp = s.opportunity
     predicted = opp.amount_out - opp.amount_in
     head = s.chain.head()
-    result = _executor(s, "dry_run").submit(opp, head, predicted, {})
+    entry = ENTRY_POINTS.get(o.capital_mode, o.capital_mode)
+    result = _executor(s, "dry_run").submit(opp, head, max(predicted, 0), {})
+    if predicted < 0:
+        return _refused_as_predicted(s, entry, result, predicted)
     if result is None or result.status != "dry_run":
         reason = result.revert_reason if result is not None else "nothing returned"
         hint = (
@@ -178,7 +203,7 @@ def dry_run(s: Session) -> Done:
             if "PROFIT_TOO_LOW" in str(reason)
             else ""
         )
-        msg = f"eth_call of execute: {reason}{hint}"
+        msg = f"eth_call of {entry}: {reason}{hint}"
         raise StepFailed(msg)
     if result.realized_profit != predicted or result.realized_amount_out != opp.amount_out:
         msg = f"eth_call profit {result.realized_profit} differs from flows.amm's {predicted}"
@@ -186,16 +211,17 @@ def dry_run(s: Session) -> Done:
     fees = fee_caps(head.base_fee_wei, o.priority_fee_wei, o.max_gas_price_wei)
     plan = plan_execution(
         opp,
-        chain_id=s.deployment.chain_id,
-        executor=s.deployment.executor,
+        chain_id=s.chain.chain_id(),
+        executor=s.executor,
         fees=fees,
         gas_limit=o.gas_limit,
         min_net_profit=predicted,
+        capital=o.capital_mode,
     )
     estimate = int(s.w3.eth.estimate_gas(plan.call(s.signer.address)))
     s.figures.update(simulated_profit=result.realized_profit, gas_estimate=estimate)
     return Done(
-        f"eth_call profit {_fmt(s, result.realized_profit)} = flows.amm's prediction (to the unit), "
+        f"eth_call of {entry}: profit {_fmt(s, result.realized_profit)} = flows.amm's prediction (to the unit), "
         f"amount out {_fmt(s, result.realized_amount_out)}, gas estimate {estimate:,}",
         {
             "simulated_profit": result.realized_profit,
@@ -205,15 +231,47 @@ def dry_run(s: Session) -> Done:
     )
 
 
+def _refused_as_predicted(s: Session, entry: str, result: Finished | None, predicted: int) -> Done:
+    """A cycle flows.amm predicts to lose: the contract must revert with ``PROFIT_TOO_LOW`` and nothing else."""
+    assert s.opportunity is not None
+    opp = s.opportunity
+    if result is not None and result.status == "dry_run":
+        msg = (
+            f"eth_call of {entry} executed a cycle flows.amm predicts to lose {_fmt(s, -predicted)} at "
+            f"{_fmt(s, opp.amount_in)}: the contract reports profit {result.realized_profit}"
+        )
+        raise StepFailed(msg)
+    reason = str(result.revert_reason if result is not None else "nothing returned")
+    if "PROFIT_TOO_LOW" not in reason:
+        msg = f"eth_call of {entry} at {_fmt(s, opp.amount_in)} failed before the profit check: {reason}"
+        raise StepFailed(msg)
+    s.figures.update(simulated_revert="PROFIT_TOO_LOW")
+    return Done(
+        f"eth_call of {entry} at {_fmt(s, opp.amount_in)} reverts PROFIT_TOO_LOW, as predicted for a cycle that "
+        f"loses {_fmt(s, -predicted)}: every hop ran through the pools' callbacks up to the profit check",
+        {"simulated_revert": "PROFIT_TOO_LOW", "predicted_profit": predicted},
+    )
+
+
 def live(s: Session) -> Done:
     """Send the arbitrage; the ``Arbitrage`` event's profit must equal the prediction to the wei."""
     o = s.options
-    if o.dry_run_only:
-        return Done("--dry-run-only: nothing sent", skipped=True)
-    assert s.chain is not None and s.opportunity is not None and s.signer is not None and s.deployment is not None
+    if o.dry_run:
+        return Done(f"{_dry_run_why(s)}: nothing sent", skipped=True)
+    assert s.chain is not None and s.opportunity is not None and s.signer is not None
     opp = s.opportunity
     predicted = opp.amount_out - opp.amount_in
-    s.executor_balance_before = before = s.balance(s.token_in, s.deployment.executor)
+    if predicted <= 0:
+        msg = (
+            f"nothing to trade live: at block {opp.block_number} the cycle loses {_fmt(s, -predicted)} at its "
+            f"best input {_fmt(s, opp.amount_in)} (the dry run checked the mechanics); run again when the pools "
+            "are apart, or without --live"
+        )
+        raise StepFailed(msg)
+    if o.pools and o.min_profit and predicted < o.min_profit:
+        msg = f"the predicted profit {_fmt(s, predicted)} is below --min-profit {_fmt(s, o.min_profit)}: nothing sent"
+        raise StepFailed(msg)
+    s.executor_balance_before = before = s.balance(s.token_in, s.executor)
     executor = _executor(s, "live")
     result = executor.submit(opp, s.chain.head(), predicted, {})
     if result is None:
@@ -242,7 +300,7 @@ def live(s: Session) -> Done:
             f"predicted {predicted} (amount out {opp.amount_out}) in {tx}"
         )
         raise StepFailed(msg)
-    moved = s.balance(s.token_in, s.deployment.executor) - before
+    moved = s.balance(s.token_in, s.executor) - before
     if moved != result.realized_profit:
         msg = f"the executor's balance moved by {moved}, its Arbitrage event says {result.realized_profit} ({tx})"
         raise StepFailed(msg)
@@ -265,16 +323,16 @@ def live(s: Session) -> Done:
 def cleanup(s: Session) -> Done:
     """Withdraw the profit to the owner: the executor ends with the balance it had before the trade."""
     o = s.options
-    if o.dry_run_only:
-        return Done("--dry-run-only: nothing to withdraw", skipped=True)
-    assert s.finished is not None and s.signer is not None and s.deployment is not None
+    if o.dry_run:
+        return Done(f"{_dry_run_why(s)}: nothing to withdraw", skipped=True)
+    assert s.finished is not None and s.signer is not None
     profit = s.finished.realized_profit
     owner_before = s.balance(s.token_in, s.signer.address)
     tx = TxSender(s.w3, s.signer)
-    executor = contract(s.w3, "ArbExecutor", s.deployment.executor)
+    executor = contract(s.w3, "ArbExecutor", s.executor)
     sent = tx.call(executor, "withdraw", to_checksum_address(s.token_in), s.signer.address, profit)
     tx.wait([sent], timeout_s=o.timeout_s)
-    left = s.balance(s.token_in, s.deployment.executor)
+    left = s.balance(s.token_in, s.executor)
     gained = s.balance(s.token_in, s.signer.address) - owner_before
     if left != s.executor_balance_before or gained != profit:
         msg = (

@@ -76,7 +76,7 @@ def test_attach_with_deployment_file(node: Node, attached: Attached, capsys, mon
     assert run.err == ""
     for name in NAMES:
         assert re.search(rf"^\s+PASS {re.escape(name)}\s+\d+\.\d\d s ", run.out, re.M), name
-    assert "attached to 6 contracts" in run.out
+    assert "attached to 8 contracts" in run.out  # executor, lender, 3 factories, 2 V2 pairs, 1 V3 pool
     assert "realized profit" in run.out and "= predicted, to the wei" in run.out
     assert re.search(r"^PASS: 8 of 8 steps passed", run.out, re.M)
     # the profit was withdrawn: the executor holds what the deployment gave it
@@ -211,12 +211,29 @@ def test_foreign_code_at_the_executor_address(attached: Attached, node: Node, ca
 
 def test_pair_with_the_wrong_tokens_in_the_file(attached: Attached, node: Node, capsys, monkeypatch, tmp_path) -> None:
     data = json.loads(attached.path.read_text())
-    data["pairs"][0]["fee_bps"] = 31  # the file lies about the pair's fee: its immutable holds 30
+    data["pairs"][0]["fee_bps"] = 31  # the file lies about the pair's fee: the genuine pair charges 30
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps(data))
     run = run_validate(capsys, monkeypatch, attached.key, "--rpc", node.url, "--deployment", str(forged))
     assert run.code == 1
-    assert "is not contracts/artifacts/PulsePair.json: " in one_line(run.err)
+    assert "is a genuine UniswapV2Pair, which charges 30 bps; the deployment file says 31" in one_line(run.err)
+    data = json.loads(attached.path.read_text())
+    pair = data["pairs"][0]
+    pair["token0"], pair["token1"] = pair["token1"], pair["token0"]  # and about its tokens
+    forged.write_text(json.dumps(data))
+    run = run_validate(capsys, monkeypatch, attached.key, "--rpc", node.url, "--deployment", str(forged))
+    assert run.code == 1
+    assert "the deployment file says" in one_line(run.err) and "holds tokens" in one_line(run.err)
+
+
+def test_a_v3_pool_that_is_not_the_files(attached: Attached, node: Node, capsys, monkeypatch, tmp_path) -> None:
+    data = json.loads(attached.path.read_text())
+    data["v3_pools"][0]["fee_pips"] = 3000  # the pool's fee immutable holds 500
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(data))
+    run = run_validate(capsys, monkeypatch, attached.key, "--rpc", node.url, "--deployment", str(forged))
+    assert run.code == 1
+    assert "is not the genuine UniswapV3Pool of @uniswap/v3-core@1.0.1: " in one_line(run.err)
 
 
 def test_key_that_does_not_own_the_executor(attached: Attached, node: Node, capsys, monkeypatch) -> None:
