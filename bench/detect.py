@@ -13,7 +13,7 @@ Runs on a local stack it starts itself (a Tansu broker on a free loopback port) 
   each flow's fixed cost (start-up, partition assignment, the drain's idle check at the end) is measured on an
   empty topic and subtracted. Rates are per CPU second of the process running the flow (its worker thread and
   librdkafka's), so that other load on a shared machine is not charged to the flow; wall-clock rates are printed
-  beside them.
+  beside them. Both flows run with the garbage-collector settings of a flow process (``flows/run.py``).
 - ``latency``: the same market, a steady ``--rate`` PoolSync frames/s (default 2,000) replayed into a local relay
   (``flows.relay.server``, each frame stamped with its send time), through the bridge flow and the detector flow
   (each a ``python -m flows.run`` process, as ``pulsearb up`` runs them), to a consumer of ``arb.opportunity``:
@@ -63,6 +63,7 @@ from flows.relay.codec import encode_frame  # noqa: E402
 from flows.relay.protocol import RelayDomain, SourceType  # noqa: E402
 from flows.relay.server import RelayServer  # noqa: E402
 from flows.relay.tlv import PoolSync  # noqa: E402
+from flows.run import _tune_gc  # noqa: E402
 from flows.spec import SPECS_DIR, load_spec  # noqa: E402
 from ops.flowproc import FlowProcess  # noqa: E402
 from ops.replay import replay  # noqa: E402
@@ -445,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         market = Market()
         log(f"market: {TOKENS} tokens, {len(market.pools)} pools on {len(VENUES)} venues")
         log(f"throughput: {args.updates:,} updates, cross_dex detector vs pass-through, 1 worker")
+        _tune_gc()  # the collector settings of a flow process (flows/run.py), as deployed; bench/bridge.py does too
         tp = bench_throughput(info.bootstrap or "", market, args.updates, work)
         log(f"latency: {args.rate:,.0f} frames/s for {args.seconds:.0f} s, relay -> bridge -> detector -> consumer")
         latency = bench_latency(info, market, args.rate, args.seconds, work, args.drain_seconds)

@@ -12,12 +12,13 @@ the answer: any input that could do better must lie where the real curve is abov
 found, an interval solved exactly from a quadratic; that interval is enumerated (in the units of whichever token
 on the cycle makes it shortest), so the result is the integer argmax of the hop-by-hop profit. Only for very deep
 pools, where that interval is too long to enumerate, does the proof fall back to a bounded search (see
-:func:`optimal_input`).
+:func:`optimal_input`). A two-hop cycle (the cross-venue pair, every sizing of ``cross_dex``) takes an unrolled
+search with the same candidates and the same answer (:func:`_search_pair`; ``tests/amm/test_cycle_pair.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from math import isqrt
 
@@ -263,11 +264,21 @@ def optimal_input(hops: Sequence[Hop], flash_fee_bps: int = 0) -> Sizing:
     best_x, best_net, _proven = _search(hops, flash_fee_bps)
     if best_net <= 0:
         return _NO_TRADE
+    if len(hops) == 2:  # the two hops' output, inline (cycle_sizing builds a _Cycle for any length)
+        (a1, b1, c1), (a2, b2, c2) = _coefficients(hops[0]), _coefficients(hops[1])
+        y = a1 * best_x // (b1 + c1 * best_x)
+        out = a2 * y // (b2 + c2 * y)
+        fee = flash_loan_fee(best_x, flash_fee_bps)
+        return Sizing(best_x, out, out - best_x, fee, out - best_x - fee)
     return cycle_sizing(best_x, hops, flash_fee_bps)
 
 
-def _search(hops: Sequence[Hop], flash_fee_bps: int) -> tuple[int, int, bool]:
-    """Return ``(best_x, best_net, proven)``; ``proven`` is False only when the proof budget ran out."""
+def _search(hops: Sequence[Hop], flash_fee_bps: int, *, fast: bool = True) -> tuple[int, int, bool]:
+    """Return ``(best_x, best_net, proven)``; ``proven`` is False only when the proof budget ran out.
+
+    ``fast`` takes :func:`_search_pair` for two hops (the cross-venue cycle); ``fast=False`` is the general
+    search, the reference the pair's is held to (tests/amm/test_cycle_pair.py).
+    """
     if flash_fee_bps < 0:
         msg = f"flash_fee_bps must be non-negative, got {flash_fee_bps}"
         raise ValueError(msg)
@@ -275,6 +286,8 @@ def _search(hops: Sequence[Hop], flash_fee_bps: int) -> tuple[int, int, bool]:
     bound = curve.max_profit_floor(flash_fee_bps)
     if bound <= 0:
         return 0, 0, True
+    if fast and len(hops) == 2:
+        return _search_pair(curve, bound, hops, flash_fee_bps)
     cycle = _Cycle(hops, flash_fee_bps)
     n_tokens = len(hops) + 1
 
@@ -330,18 +343,132 @@ def _search(hops: Sequence[Hop], flash_fee_bps: int) -> tuple[int, int, bool]:
         # for the floors) with a golden-ratio sweep of the whole interval (the floors' losses drift slowly with
         # the input, so a contiguous scan can sit in a bad stretch), until something better turns up (then
         # re-prove) or the budget is spent.
-        centre = min(max(around[j], lo), hi)
-        span = hi - lo + 1
-        stride = (span * 6_180_339_887 // 10**10) | 1
         before = best_net
-        for step in range(_PROOF_BUDGET - spent):
-            half = step // 2
-            if step % 2:
-                y = lo + (half + 1) * stride % span
-            else:
-                y = centre + ((half + 1) // 2 if half % 2 else -(half // 2))
-            if lo <= y <= hi:
+        for step, y in enumerate(_sweep(lo, hi, min(max(around[j], lo), hi), _PROOF_BUDGET - spent)):
+            if y is not None:
                 consider(cycle.least_input(j, y))
+            if best_net > before:
+                spent += step + 1
+                break
+        else:
+            return best_x, best_net, False
+    return best_x, best_net, True
+
+
+def _sweep(lo: int, hi: int, centre: int, steps: int) -> Iterator[int | None]:
+    """The amounts the search tries, one per step, when an interval is too wide to enumerate: alternately outwards
+    from ``centre`` and along a golden-ratio stride over ``[lo, hi]`` (None for a step that falls outside)."""
+    span = hi - lo + 1
+    stride = (span * 6_180_339_887 // 10**10) | 1
+    for step in range(steps):
+        half = step // 2
+        outwards = (half + 1) // 2 if half % 2 else -(half // 2)  # 0, 1, -1, 2, -2, ... on the even steps
+        y = lo + (half + 1) * stride % span if step % 2 else centre + outwards
+        yield y if lo <= y <= hi else None
+
+
+def _search_pair(curve: VirtualCurve, bound: int, hops: Sequence[Hop], fee: int) -> tuple[int, int, bool]:
+    """:func:`_search` of a two-hop cycle, unrolled: the same candidates, the same answer, a few times faster.
+
+    The answer of the window and of an enumeration does not depend on the order candidates are tried in (the
+    best net wins, then the smallest input), so candidates are collected, deduplicated and tried in increasing
+    order, which allows stopping at the first that reaches the bound: no later one can beat it or tie it with a
+    smaller input. The golden-ratio sweep, whose answer does depend on the order, tries them in the general
+    search's order.
+    """
+    (a1, b1, c1), (a2, b2, c2) = _coefficients(hops[0]), _coefficients(hops[1])
+    x0 = max(curve.optimum_floor(fee), 1)
+    y1 = a1 * x0 // (b1 + c1 * x0)
+    around = (x0, y1, a2 * y1 // (b2 + c2 * y1))
+    window = set(range(max(x0 - _WINDOW, 1), x0 + _WINDOW + 1))
+    # Least inputs of the amounts around token 1's and token 2's (_Cycle.least_input): a denominator that is not
+    # positive stays so for every larger amount (c > 0), so the first one ends the range.
+    for y in range(max(around[1] - _WINDOW, 1), around[1] + _WINDOW + 1):
+        den = a1 - c1 * y
+        if den <= 0:
+            break
+        window.add(-(-(y * b1) // den))
+    for y in range(max(around[2] - _WINDOW, 1), around[2] + _WINDOW + 1):
+        den = a2 - c2 * y
+        if den <= 0:
+            break
+        z = -(-(y * b2) // den)
+        den = a1 - c1 * z
+        if den <= 0:
+            break
+        window.add(-(-(z * b1) // den))
+    best_x = best_net = 0
+    for x in sorted(window):
+        # The net: output hop by hop (a zero amount stays zero: floor(0 / b) == 0), less x and the flash fee.
+        y = a1 * x // (b1 + c1 * x)
+        net = a2 * y // (b2 + c2 * y) - x + (-x * fee) // BPS
+        if net > best_net or (net == best_net and best_net > 0 and x < best_x):
+            best_x, best_net = x, net
+            if net == bound:
+                return best_x, best_net, True
+    return _prove_pair(curve, bound, (a1, b1, c1, a2, b2, c2), fee, around, window, best_x, best_net)
+
+
+def _prove_pair(
+    curve: VirtualCurve,
+    bound: int,
+    coeffs: tuple[int, int, int, int, int, int],
+    fee: int,
+    around: tuple[int, int, int],
+    seen: set[int],
+    best_x: int,
+    best_net: int,
+) -> tuple[int, int, bool]:
+    """The proof loop of :func:`_search` for two hops, from the window's best (``seen``: inputs already tried)."""
+    a1, b1, c1, a2, b2, c2 = coeffs
+
+    def least(j: int, y: int) -> int | None:
+        # _Cycle.least_input for y >= 1: invert hop 2 (token 2 only), then hop 1.
+        if j == 0:
+            return y
+        if j == 2:
+            den = a2 - c2 * y
+            if den <= 0:
+                return None
+            y = -(-(y * b2) // den)
+        den = a1 - c1 * y
+        return -(-(y * b1) // den) if den > 0 else None
+
+    def prefix(x: int) -> tuple[int, int, int]:
+        y1 = a1 * x // (b1 + c1 * x)
+        return x, y1, a2 * y1 // (b2 + c2 * y1)
+
+    def best_of(xs: Iterable[int | None]) -> None:
+        # Candidates in increasing order: once one reaches the bound, no later one can beat it or tie it smaller.
+        nonlocal best_x, best_net
+        bx, bn = best_x, best_net
+        for x in xs:
+            if x is None or x in seen:
+                continue
+            seen.add(x)
+            y = a1 * x // (b1 + c1 * x)
+            net = a2 * y // (b2 + c2 * y) - x + (-x * fee) // BPS
+            if net > bn or (net == bn and bn > 0 and x < bx):
+                bx, bn = x, net
+                if bn == bound:
+                    break
+        best_x, best_net = bx, bn
+
+    spent = 0
+    while best_net < bound:
+        interval = curve.beating_interval(best_net + 1, fee)
+        if interval is None:
+            return best_x, best_net, True
+        lo_amounts, hi_amounts = prefix(interval[0]), prefix(interval[1])
+        j = min(range(3), key=lambda i: hi_amounts[i] - lo_amounts[i])
+        lo, hi = max(lo_amounts[j], 1), hi_amounts[j]
+        if hi - lo < _PROOF_BUDGET - spent:
+            best_of(least(j, y) for y in range(lo, hi + 1))  # least() is non-decreasing in y
+            return best_x, best_net, True
+        before = best_net
+        for step, y in enumerate(_sweep(lo, hi, min(max(around[j], lo), hi), _PROOF_BUDGET - spent)):
+            if y is not None:
+                best_of((least(j, y),))
             if best_net > before:
                 spent += step + 1
                 break

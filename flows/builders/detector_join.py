@@ -41,7 +41,7 @@ _first = itemgetter(0)
 
 def event_time(state: Any) -> datetime:
     """A state's event time: its relay header timestamp, as an aware UTC datetime (µs resolution)."""
-    return _EPOCH + timedelta(microseconds=state.timestamp_ns // 1000)
+    return _EPOCH + timedelta(0, 0, state.timestamp_ns // 1000)  # positional: a third faster than microseconds=
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +93,12 @@ class _JoinLogic(StatefulBatchLogic):
         self.emitted = emitted
 
     def on_batch(self, values: list[Any]) -> tuple[list[Opportunity], bool]:
+        self.clock.before_batch()
+        return (self._one(values[0]) if len(values) == 1 else self._many(values)), False
+
+    def _many(self, values: list[Any]) -> list[Opportunity]:
+        """:meth:`on_batch` after the clock's ``before_batch``; the reference :meth:`_one` is held to."""
         clock = self.clock
-        clock.before_batch()
         late = self.config.late
         due = []
         watermark = None
@@ -124,7 +128,32 @@ class _JoinLogic(StatefulBatchLogic):
         out = self._evaluate(pending) if pending else []
         if watermark is not None:
             self._close(watermark)
-        return out, False
+        return out
+
+    def _one(self, state: Any) -> list[Opportunity]:
+        """:meth:`_many` of one state (every record of a replay, a quiet key live): the same steps, fewer
+        containers."""
+        timestamp, watermark = self.clock.on_item(state)
+        pending: dict[int, dict[Order, tuple[Any, Any]]] = {}
+        if timestamp < watermark:
+            self.config.late.inc()
+        else:
+            order = order_of(state)
+            joins = self.joins
+            for wid in self.windower.open_for(timestamp):
+                join = joins.get(wid)
+                if join is None:
+                    join = joins[wid] = self.config.new_join()
+                    self.config.windows.inc()
+                triggers = pending[wid] = {}
+                for at, trigger in join.add(state, order):
+                    if at not in triggers:
+                        triggers[at] = (trigger, state)
+        for original, target in self.windower.merged():
+            self._merge(pending, original, target)
+        out = self._evaluate(pending) if pending else []
+        self._close(watermark)
+        return out
 
     @staticmethod
     def _collect(

@@ -134,9 +134,11 @@ class AsOfJoin:
                 return None
             orders.insert(i, order)
             self.history[key].insert(i, state)
-        if self.newest is None or order > self.newest:
-            self.newest = order
-        self._prune(key)
+        newest = self.newest
+        if newest is None or order > newest:
+            self.newest = newest = order
+        if self.orders[key][0][0] < newest[0] - self.retention_ns:  # the test of _prune, without the call
+            self._prune(key)
         return order
 
     def _prune(self, key: str) -> None:
@@ -233,11 +235,19 @@ class MarketView(Sequence[Any]):
 
     def between(self, token_a: str, token_b: str) -> list[Any]:
         """States of the markets between two tokens (sorted by market key)."""
+        join = self.join
+        keys = join.graph.between(token_a, token_b)
+        if self.at is None:  # the latest states: no search (the common case, an update in event order)
+            get = join.latest.get
+            return [s for k in keys if (s := get(k)) is not None]
         found = []
-        for key in self.join.graph.between(token_a, token_b):
-            state = self.get(key)
-            if state is not None:
-                found.append(state)
+        at, orders_of, history = self.at, join.orders, join.history
+        for key in keys:
+            orders = orders_of.get(key)
+            if orders:
+                i = bisect_right(orders, at) - 1
+                if i >= 0:
+                    found.append(history[key][i])
         return found
 
     def common_neighbours(self, token_a: str, token_b: str) -> list[str]:

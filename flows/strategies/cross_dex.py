@@ -50,11 +50,19 @@ def start_tokens(state: PoolState, params: StrategyParams) -> list[str]:
     return preferred[:1] or [state.token0, state.token1]
 
 
-def _couples(view: MarketView, params: StrategyParams) -> list[tuple[PoolState, PoolState]]:
+def _couples(view: MarketView, params: StrategyParams, *, fast: bool = True) -> list[tuple[PoolState, PoolState]]:
+    """The pool couples to size: those of the trigger with each fresh pool of its pair on another venue (each
+    ``(lower address, higher address)``, in address order), or with no trigger every such couple of the view.
+
+    ``fast`` is the trigger's loop of every update, inline; ``fast=False`` is the reference it is held to
+    (tests/strategies/test_cross_dex_fast.py).
+    """
     trigger = view.trigger
     if trigger is not None:
         if not isinstance(trigger, PoolState) or not trigger.tradable():
             return []
+        if fast:
+            return _trigger_couples(view, trigger, params)
         found = []
         for other in view.between(trigger.token0, trigger.token1):
             if (
@@ -74,6 +82,26 @@ def _couples(view: MarketView, params: StrategyParams) -> list[tuple[PoolState, 
     for pair in sorted(by_pair):
         fresh = fresh_states(by_pair[pair], params)
         found.extend((a, b) for a, b in combinations(sorted(fresh, key=lambda s: s.pool), 2) if a.venue != b.venue)
+    return found
+
+
+def _trigger_couples(view: MarketView, trigger: PoolState, params: StrategyParams) -> list[tuple[PoolState, PoolState]]:
+    # is_fresh(other, trigger) for two pool states, inline. No sort: the view gives the pair's markets in key
+    # (pool address) order, and every couple holds the trigger, so (lower, higher) couples come out in order.
+    found = []
+    max_age_ns, max_blocks = params.max_age_ms * 1_000_000, params.max_age_blocks
+    venue, pool, t_ns, t_block = trigger.venue, trigger.pool, trigger.timestamp_ns, trigger.block_number
+    for other in view.between(trigger.token0, trigger.token1):
+        if (
+            other is trigger
+            or not isinstance(other, PoolState)
+            or other.venue == venue
+            or abs(t_ns - other.timestamp_ns) > max_age_ns
+            or (t_block and other.block_number and abs(t_block - other.block_number) > max_blocks)
+            or not other.tradable()
+        ):
+            continue
+        found.append((trigger, other) if pool < other.pool else (other, trigger))
     return found
 
 
