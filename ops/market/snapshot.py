@@ -3,7 +3,7 @@
 Format (docs/snapshots.md; extra fields are allowed and kept in :attr:`Snapshot.extra`)::
 
     {"name": "...",
-     "tokens": [{"symbol": "WETH", "decimals": 18}, ...],
+     "tokens": [{"symbol": "WETH", "decimals": 18, "usd": 3682.04}, ...],   # usd: optional, display only
      "pools": [
        {"venue": "sushiswap", "kind": "uniswap_v2", "fee_bps": 30, "token0": "DAI", "token1": "WETH",
         "reserve0": "<int>", "reserve1": "<int>"},
@@ -35,10 +35,11 @@ MAX_UINT128 = 2**128 - 1
 
 @dataclass(frozen=True, slots=True)
 class SnapshotToken:
-    """A token of the snapshot (deployed as a TestToken)."""
+    """A token of the snapshot (deployed as a TestToken); ``usd``: USD per whole token, for display (optional)."""
 
     symbol: str
     decimals: int
+    usd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +198,11 @@ def parse_snapshot(data: Any, source: str = "snapshot") -> Snapshot:
             problems.add(f"tokens[{i}]", "expected {symbol: str, decimals: int}")
             continue
         decimals = _int(t.get("decimals"), f"tokens[{i}].decimals", problems, 0, 36)
-        tokens.append(SnapshotToken(t["symbol"], decimals))
+        usd = t.get("usd")
+        if usd is not None and (isinstance(usd, bool) or not isinstance(usd, int | float) or usd <= 0):
+            problems.add(f"tokens[{i}].usd", f"expected a positive number (USD per whole token), got {usd!r}")
+            usd = None
+        tokens.append(SnapshotToken(t["symbol"], decimals, None if usd is None else float(usd)))
     symbols = [t.symbol for t in tokens]
     if len(set(symbols)) != len(symbols):
         problems.add("tokens", "symbols must be unique")
@@ -253,5 +258,8 @@ def snapshot_to_json(snapshot: Snapshot) -> dict[str, Any]:
         else:
             out |= {"fee_bps": p.fee_bps, "reserve0": str(p.reserve0), "reserve1": str(p.reserve1)}
         pools.append(out | dict(p.extra))
-    tokens = [{"symbol": t.symbol, "decimals": t.decimals} for t in snapshot.tokens]
+    tokens = [
+        {"symbol": t.symbol, "decimals": t.decimals} | ({} if t.usd is None else {"usd": t.usd})
+        for t in snapshot.tokens
+    ]
     return {"name": snapshot.name, **dict(snapshot.extra), "tokens": tokens, "pools": pools}
