@@ -1,25 +1,38 @@
-"""Benchmark: dislocating swap -> arbitrage transaction accepted by the node, end to end on the local stack.
+"""Benchmark: dislocating swap -> arbitrage transaction accepted by the node, end to end on the local stack,
+with a competing searcher on the chain.
 
-What it measures: a local Tansu broker, anvil with the test market deployed (two venues), the chain watcher
-feeding Sync logs as PoolSync frames into a relay, and the flows bridge -> detector -> risk_execution as
-processes, on one-partition topics. After 2 warm-up rounds, a trader makes 50 dislocating swaps, one at a time,
-alternating venues and direction; for each, the latency is from
-the dislocating swap's Sync frame entering the relay (trace ``relay_ns``) to the node accepting the arbitrage
-transaction (``exec_accepted_ns``, the hash returned by ``eth_sendRawTransaction``). The baseline is the bare
-time to sign and send a pre-built transaction to the same node, 50 times. ``exact_profit_ratio`` is the share of
-mined arbitrages whose realized profit equals the predicted one to the wei.
+What it measures: a local Tansu broker, anvil with the market deployed on the genuine Uniswap contracts (two V2
+venues and a V3 venue: USDC/WETH on each), the chain collector (exact pool states -> ``market.pool_state``), the
+chain watcher feeding the pools' Swap logs as PoolSwap frames into a relay, and the flows bridge -> detector
+(cross_dex) -> risk_execution as processes, on one-partition topics; and a competing searcher
+(:mod:`ops.chain.compete`: its own ArbExecutor, pulsearb's own sizing) that back-runs a dislocation it finds with
+probability ``--competition`` (default 0.3). The chain mines each transaction as it arrives, so whoever sends first
+takes a dislocation. After 2 warm-up rounds, a trader makes 50 dislocating swaps, one at a time, alternating V2
+venues and direction; for each, the latency is from the dislocation entering the pipeline (the swap's frame
+entering the relay, trace ``relay_ns``, or the collector's state of its block, ``collector_ns``, whichever the
+detector acted on) to the node accepting pulsearb's arbitrage transaction (``exec_accepted_ns``, the hash returned
+by ``eth_sendRawTransaction``). The baseline is the bare time to sign and send a pre-built transaction to the
+same node, 50 times. ``exact_profit_ratio`` is the share of pulsearb's mined arbitrages whose realized profit
+equals the predicted one to the wei.
 
-    .venv/bin/python bench/execute.py
+    .venv/bin/python bench/execute.py [--competition 0.3]
 
 Ends with one JSON line: {"latency": {"p50_ms", "p99_ms", "samples"}, "baseline": {"p50_ms", "p99_ms",
-"samples"}, "exact_profit_ratio", "dislocations", "mined", "skipped", "failed", "statuses"}. ``samples`` counts the
-latencies behind the quantiles; a dislocation is ``skipped`` when no opportunity or no execution record came within
-20 s (the bench goes on to the next one), ``failed`` when its execution record is not ``mined``; ``statuses``
-counts every execution status seen. Goal: p99 <= 250 ms.
+"samples"}, "exact_profit_ratio", "dislocations", "mined", "skipped", "failed", "statuses", "outcomes",
+"competition": {"probability", "competitor_mined", "pulsearb_mined", "capture_rate", "capture_rate_profit"}}.
+``samples`` counts the latencies behind the quantiles (pulsearb's transactions the node accepted); a dislocation
+is ``skipped`` when its first opportunity was rejected by risk (another of the pair in flight) or no opportunity,
+decision or execution record came within 20 s (the bench goes on to the next one),
+``failed`` when its execution record is not ``mined``; ``statuses`` counts every execution status, ``outcomes``
+splits them (:func:`flows.execution.outcome.classify`: mined exactly or below the prediction, reverted by
+``minProfit``, skipped after simulation). ``capture_rate`` is pulsearb's share of the arbitrages mined by either
+searcher during the measured dislocations, ``capture_rate_profit`` its share of their realized profit (USDC).
+Goal: p99 <= 250 ms.
 """
 
 from __future__ import annotations
 
+import argparse
 import collections
 import itertools
 import json
@@ -35,10 +48,15 @@ from confluent_kafka.admin import AdminClient, NewTopic
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from flows.amm.v2 import get_amount_out  # noqa: E402
 from flows.errors import StackError  # noqa: E402
+from flows.execution.outcome import classify  # noqa: E402
 from flows.execution.signer import Signer  # noqa: E402
 from flows.trace import STAGES  # noqa: E402
+from ops.chain.compete import Competitor, detector_params  # noqa: E402
+from ops.chain.deploy import PairInfo  # noqa: E402
 from ops.chain.loop import ChainLoop, TopicReader  # noqa: E402
+from ops.chain.traders import COMPETITOR_KEY  # noqa: E402
 from ops.stack import stack  # noqa: E402
 from ops.topics import apply, load_topics  # noqa: E402
 from schemas.serde import from_i256  # noqa: E402
@@ -46,10 +64,11 @@ from schemas.serde import from_i256  # noqa: E402
 DISLOCATIONS = 50
 HOPS = tuple((f"{a} -> {b}", a, b) for a, b in itertools.pairwise(STAGES[:9]))
 SWAP_USDC = 40_000 * 10**6
+DISLOCATION_TIP_WEI = 5 * 10**9
 SPECS = Path(__file__).resolve().parent / "specs"
 WARMUP = 2
-LOOP_TOPICS = ("market.pool_sync", "arb.opportunity", "arb.decision", "arb.execution")
-DLQ_TOPICS = ("dlq.relay", "dlq.bench_cross_dex", "dlq.bench_risk_execution")
+LOOP_TOPICS = ("market.pool_swap", "market.pool_state", "arb.opportunity", "arb.decision", "arb.execution")
+DLQ_TOPICS = ("dlq.relay", "dlq.bench_cross_dex", "dlq.bench_risk_execution", "dlq.collector")
 
 
 def log(msg: str) -> None:
@@ -60,6 +79,27 @@ def quantile(values: list[float], q: float) -> float:
     """Nearest-rank quantile (q in [0, 1])."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+
+
+def dislocate(loop: ChainLoop, pair: PairInfo, token_in: str, amount: int) -> int:
+    """Swap on one pair in a block of its own making; returns the block.
+
+    The trader's transfer and swap are mined together, first in their block (a tip above every searcher's), on
+    the reserves read once nothing else is mined: a back-run still arriving cannot land between them (and take the
+    transfer as its own input) or before them (and move the reserves the swap was sized on).
+    """
+    assert loop.trader is not None and loop.w3 is not None
+    loop.rpc("evm_setAutomine", [False])
+    try:
+        r0, r1 = loop.trader.reserves(pair)
+        reserves = (r0, r1) if token_in == pair.token0 else (r1, r0)
+        out = get_amount_out(amount, *reserves, pair.fee_bps)
+        sent = loop.trader.send_swap(pair, token_in, amount, tip_wei=DISLOCATION_TIP_WEI, amount_out=out)
+        loop.rpc("evm_mine")
+    finally:
+        loop.rpc("evm_setAutomine", [True])
+    loop.trader.tx.wait([sent])
+    return int(loop.w3.eth.get_transaction_receipt(sent.tx_hash)["blockNumber"])
 
 
 def baseline(loop: ChainLoop, count: int) -> list[float]:
@@ -92,13 +132,20 @@ def baseline(loop: ChainLoop, count: int) -> list[float]:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--competition", type=float, default=0.3, help="probability the competitor back-runs")
+    args = parser.parse_args()
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="pulsearb-bench-execute-"))
     latencies: list[float] = []
     hops: dict[str, list[float]] = {}
     exact = mined = 0
+    realized = 0  # pulsearb's realized profit over the measured dislocations, raw USDC
     skipped: list[str] = []
     statuses: collections.Counter[str] = collections.Counter()
+    outcomes: collections.Counter[str] = collections.Counter()
+    competitor: Competitor | None = None
+    theirs = (0, 0)  # the competitor's (mined, realized USDC) when the measured dislocations began
     try:
         log("starting broker ...")
         info = stack.up(work / "stack", chain=False)
@@ -111,20 +158,36 @@ def main() -> int:
         log("starting anvil, deploying, starting relay, watcher and flows ...")
         loop = ChainLoop(info.bootstrap, work / "loop", SPECS / "cross_dex.yaml", SPECS / "risk_execution.yaml").start()
         executions = TopicReader(info.bootstrap, "arb.execution")
+        decisions = TopicReader(info.bootstrap, "arb.decision")
         opportunities = TopicReader(info.bootstrap, "arb.opportunity")
         try:
-            assert loop.deployment is not None and loop.trader is not None
+            assert loop.deployment is not None and loop.trader is not None and loop.w3 is not None
             usdc = loop.deployment.tokens["USDC"].address
             weth = loop.deployment.tokens["WETH"].address
-            log(f"ready after {time.monotonic() - started:.1f} s; {DISLOCATIONS} dislocations ...")
+            competitor = Competitor(
+                loop.w3,
+                Signer.from_key(COMPETITOR_KEY),
+                loop.deployment,
+                detector_params([loop.specs["detector"]]),
+                probability=args.competition,
+                seed=11,
+            ).start()
+            log(
+                f"ready after {time.monotonic() - started:.1f} s; {DISLOCATIONS} dislocations, a competitor "
+                f"back-running with probability {args.competition:g} ..."
+            )
             for i in range(WARMUP + DISLOCATIONS):
                 measured = i >= WARMUP
+                if i == WARMUP:
+                    theirs = (competitor.stats.mined, competitor.stats.realized.get(usdc, 0))
                 venue = (300, 302)[i % 2]
                 pair = loop.deployment.pair(venue)
                 # Alternate buying and selling WETH so prices stay near their start.
                 token_in, amount = (usdc, SWAP_USDC) if (i // 2) % 2 == 0 else (weth, 20 * 10**18)
-                sent = loop.trader.swap(pair, token_in, amount)
-                block = loop.w3.eth.get_transaction_receipt(sent.tx_hash)["blockNumber"]
+                deadline = time.monotonic() + 10
+                while not competitor.idle and time.monotonic() < deadline:
+                    time.sleep(0.002)  # it has looked at the last block and sent what it takes
+                block = dislocate(loop, pair, token_in, amount)
                 try:
                     opp = opportunities.wait(
                         lambda recs, b=block: any(r["block_number"] == b for r in recs),
@@ -132,6 +195,12 @@ def main() -> int:
                         f"opportunity of block {block}",
                     )
                     opp_id = next(r["id"] for r in opp if r["block_number"] == block)
+                    decided = decisions.wait(
+                        lambda recs, o=opp_id: any(r["opportunity_id"] == o for r in recs), 20, f"decision on {opp_id}"
+                    )
+                    decision = next(r for r in decided if r["opportunity_id"] == opp_id)
+                    if not decision["accepted"]:  # e.g. another of its opportunities still in flight on the pair
+                        raise StackError(f"opportunity {opp_id} rejected: {decision['reason']}")
                     records = executions.wait(
                         lambda recs, o=opp_id: any(r["opportunity_id"] == o for r in recs), 20, f"execution of {opp_id}"
                     )
@@ -142,25 +211,34 @@ def main() -> int:
                     continue
                 rec = next(r for r in records if r["opportunity_id"] == opp_id)
                 trace = rec["trace"]
-                time.sleep(0.03)  # let the arbitrage's own Sync events pass before the next dislocation
+                time.sleep(0.03)  # let the arbitrage's own Swap logs and states pass before the next dislocation
                 if not measured:
                     continue
-                if "exec_accepted_ns" in trace:
-                    latencies.append((trace["exec_accepted_ns"] - trace["relay_ns"]) / 1e6)
+                entered = trace.get("relay_ns", trace.get("collector_ns"))  # the swap's frame, or its block's state
+                if "exec_accepted_ns" in trace and entered is not None:
+                    latencies.append((trace["exec_accepted_ns"] - entered) / 1e6)
                     for name, a, b in HOPS:
                         if a in trace and b in trace:
                             hops.setdefault(name, []).append((trace[b] - trace[a]) / 1e6)
                 statuses[rec["status"]] += 1
+                predicted, got = from_i256(rec["predicted_profit"]), from_i256(rec["realized_profit"])
+                outcomes[classify(rec["status"], rec["revert_reason"], predicted, got)] += 1
                 if rec["status"] == "mined":
                     mined += 1
-                    exact += from_i256(rec["realized_profit"]) == from_i256(rec["predicted_profit"])
+                    realized += got
+                    exact += got == predicted
                 if (i + 1 - WARMUP) % 10 == 0:
                     last = latencies[-1] if latencies else float("nan")
                     log(f"  {i + 1 - WARMUP}/{DISLOCATIONS}: last {last:.1f} ms, status {rec['status']}")
+            time.sleep(0.2)  # the competitor's last back-run, if any, is mined and counted
+            competitor.stop()
             log("baseline: sign + send of a pre-built transaction ...")
             base = baseline(loop, DISLOCATIONS)
         finally:
+            if competitor is not None:
+                competitor.stop()
             executions.close()
+            decisions.close()
             opportunities.close()
             codes = loop.stop()
             log(f"flows stopped: {codes}")
@@ -175,6 +253,17 @@ def main() -> int:
         return {"p50_ms": p50, "p99_ms": p99, "samples": len(values)}
 
     executed = sum(statuses.values())
+    theirs_mined = competitor.stats.mined - theirs[0] if competitor else 0
+    theirs_realized = competitor.stats.realized.get(usdc, 0) - theirs[1] if competitor else 0
+    competition = {
+        "probability": args.competition,
+        "competitor_mined": theirs_mined,
+        "pulsearb_mined": mined,
+        "capture_rate": round(mined / (mined + theirs_mined), 4) if mined + theirs_mined else None,
+        "capture_rate_profit": round(realized / (realized + theirs_realized), 4)
+        if realized + theirs_realized
+        else None,
+    }
     result = {
         "latency": quantiles(latencies),
         "baseline": quantiles(base),
@@ -184,6 +273,8 @@ def main() -> int:
         "skipped": len(skipped),
         "failed": executed - mined,
         "statuses": dict(statuses),
+        "outcomes": dict(outcomes),
+        "competition": competition,
     }
     log("")
     log(f"{'measure':<34} {'p50 ms':>8} {'p99 ms':>8}  goal")
@@ -192,7 +283,7 @@ def main() -> int:
     def ms(value: float | None) -> float:
         return float("nan") if value is None else value
 
-    log(f"{'Sync in relay -> arb tx accepted':<34} {ms(lat['p50_ms']):>8.1f} {ms(lat['p99_ms']):>8.1f}  p99 <= 250 ms")
+    log(f"{'dislocation -> arb tx accepted':<34} {ms(lat['p50_ms']):>8.1f} {ms(lat['p99_ms']):>8.1f}  p99 <= 250 ms")
     log(f"{'bare sign + send (baseline)':<34} {ms(bas['p50_ms']):>8.1f} {ms(bas['p99_ms']):>8.1f}")
     log(
         f"ratio p50 {ms(lat['p50_ms']) / max(ms(bas['p50_ms']), 1e-9):.1f}x baseline; "
@@ -202,6 +293,11 @@ def main() -> int:
     log(
         f"samples: {len(latencies)} latencies of {DISLOCATIONS} dislocations ({len(skipped)} skipped, "
         f"{executed - mined} not mined: {dict(statuses)}); baseline {len(base)} sends"
+    )
+    log(f"outcomes: {dict(outcomes)}")
+    log(
+        f"competition (p={args.competition:g}): the competitor mined {theirs_mined}, pulsearb {mined}; capture rate "
+        f"{competition['capture_rate']} by count, {competition['capture_rate_profit']} by realized profit"
     )
     log("")
     log(f"{'hop':<40} {'p50 ms':>8} {'p99 ms':>8}")

@@ -43,7 +43,15 @@ from ops.stack.stack import StackInfo
 from ops.topics import apply as apply_topics
 from ops.topics import load_topics
 
-WATCHED = ("market.pool_sync", "arb.opportunity", "arb.decision", "arb.execution", "dlq.relay")
+WATCHED = (
+    "market.pool_sync",
+    "market.pool_swap",
+    "market.pool_state",
+    "arb.opportunity",
+    "arb.decision",
+    "arb.execution",
+    "dlq.relay",
+)
 __all__ = ["STOP_ORDER", "WATCHED", "Pipeline", "Progress", "forget_ledger", "ledger_path"]
 
 

@@ -1,31 +1,46 @@
-"""The end-of-run report of ``pulsearb up``, read from ClickHouse: counts per stage, realized PnL, latency per hop.
+"""The end-of-run report of ``pulsearb up``, read from ClickHouse: counts per stage, realized PnL, the outcome of
+every execution, the competition, latency per hop.
 
 Everything is read with ``FINAL`` (one row per natural key, however often a record was replayed). Profits stay
 exact: raw start-token units as integers; USD figures are display values at the price the detector used.
+Executions are split as :func:`flows.execution.outcome.classify` says: mined exactly as predicted, mined below (or
+above) the prediction, reverted on chain by the ``minProfit`` guard (gas lost), reverted otherwise, skipped after
+simulation (nothing sent), other failures. With a competing searcher on the market (:class:`Competition`), the
+capture rate is pulsearb's share of the arbitrage realized on the market by both: by count of mined arbitrages,
+and by realized profit in USD at the run's opening prices.
 The report is printed (rich tables) and written as JSON next to the run's flows (``<state>/up/report.json``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from ops.deploy.tally import SKIPPED
+from flows.execution.outcome import OUTCOMES, SKIPPED
+from ops.report_executions import run_executions
+from ops.report_outcomes import render_competition, render_outcomes
 from sinks.clickhouse import query_rows, session
 from sinks.history import Filters, latency
 
 MARKET_TABLES = (
-    ("market_pool_sync", "pool updates"),
+    ("market_pool_sync", "pool updates (PoolSync)"),
+    ("market_pool_swap", "pool swaps"),
     ("market_quote", "exchange quotes"),
     ("market_trade", "exchange trades"),
     ("market_gas_price", "gas prices"),
 )
+"""The tables of what the relay carried (one row per frame)."""
+STATE_TABLES = (("market_pool_state", "pool states (chain collector)"),)
+"""The tables of what flows read from elsewhere (the collector reads the chain)."""
 TABLES = (
     *MARKET_TABLES,
+    *STATE_TABLES,
     ("arb_opportunity", "opportunities"),
     ("arb_decision", "risk decisions"),
     ("arb_execution", "executions"),
@@ -75,8 +90,37 @@ class Hop:
 
 
 @dataclass(slots=True)
+class Competition:
+    """What the competing searcher of the local market did (:class:`ops.chain.compete.CompetitorStats`).
+
+    Attributes:
+        probability: chance it back-ran a dislocation it found.
+        dislocations: blocks where its sizing found a profitable cycle.
+        sent: arbitrages it sent.
+        mined: of those, mined with an ``Arbitrage`` event (its captures).
+        reverted: of those, reverted.
+        realized: start token -> profit of its captures, raw units.
+        gas_cost_wei: gas it paid.
+        usd_per_unit: start token -> USD per raw unit (display: the run's opening prices).
+    """
+
+    probability: float
+    dislocations: int = 0
+    sent: int = 0
+    mined: int = 0
+    reverted: int = 0
+    realized: dict[str, int] = field(default_factory=dict)
+    gas_cost_wei: int = 0
+    usd_per_unit: dict[str, float] = field(default_factory=dict)
+
+    def usd(self, realized: dict[str, int]) -> float:
+        """Display value of raw profits per token."""
+        return sum(raw * self.usd_per_unit.get(token, 0.0) for token, raw in realized.items())
+
+
+@dataclass(slots=True)
 class RunReport:
-    """What a run left in the store."""
+    """What a run left in the store (plus, when the market had one, the competitor's figures)."""
 
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows (FINAL)
     accepted: int = 0
@@ -86,6 +130,39 @@ class RunReport:
     strategies: list[StrategyResult] = field(default_factory=list)
     gas_cost_wei: int = 0  # gas paid by every execution (mined and reverted), wei of the native token
     hops: list[Hop] = field(default_factory=list)
+    executions: list[dict[str, Any]] = field(default_factory=list)  # ops.report_executions.run_executions
+    competition: Competition | None = None
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        """Executions per outcome (:func:`flows.execution.outcome.classify`), the split's order first."""
+        counts: dict[str, int] = {}
+        for e in self.executions:
+            counts[e["outcome"]] = counts.get(e["outcome"], 0) + 1
+        return {k: counts[k] for k in (*OUTCOMES, *sorted(set(counts) - set(OUTCOMES))) if k in counts}
+
+    @property
+    def gas_lost_wei(self) -> int:
+        """Gas paid by executions that reverted on chain, wei of the native token."""
+        return sum(int(e["gas_cost_wei"]) for e in self.executions if e["status"] == "reverted")
+
+    def capture(self) -> dict[str, object] | None:
+        """pulsearb's share of the arbitrage both searchers realized: by count of mined arbitrages and by realized
+        profit in USD at the opening prices (None without a competitor)."""
+        c = self.competition
+        if c is None:
+            return None
+        ours = {t.token: t.realized for t in self.pnl}
+        ours_usd, theirs_usd = c.usd(ours), c.usd(c.realized)
+        mined = self.mined
+        return {
+            "pulsearb_mined": mined,
+            "competitor_mined": c.mined,
+            "pulsearb_realized_usd": round(ours_usd, 2),
+            "competitor_realized_usd": round(theirs_usd, 2),
+            "capture_rate_count": round(mined / (mined + c.mined), 4) if mined + c.mined else None,
+            "capture_rate_usd": round(ours_usd / (ours_usd + theirs_usd), 4) if ours_usd + theirs_usd > 0 else None,
+        }
 
     @property
     def market_rows(self) -> int:
@@ -107,15 +184,33 @@ class RunReport:
         """Display value of every token's realized profit."""
         return sum(t.realized_usd for t in self.pnl)
 
-    def to_json(self) -> dict:
-        """JSON form (integers stay integers)."""
-        data = asdict(self)
+    def to_json(self, symbols: dict[str, str] | None = None) -> dict:
+        """JSON form (integers stay integers, except an execution's profits and gas: decimal strings)."""
+        symbols = symbols or {}
+        data = asdict(self)  # executions are JSON already
         data |= {
             "market_rows": self.market_rows,
             "mined": self.mined,
             "exact": self.exact,
             "realized_usd": self.realized_usd,
+            "outcomes": self.outcomes,
+            "gas_lost_wei": self.gas_lost_wei,
+            "competition": None,
         }
+        c = self.competition
+        if c is not None:
+            data["competition"] = {
+                "probability": c.probability,
+                "competitor": {
+                    "dislocations": c.dislocations,
+                    "sent": c.sent,
+                    "mined": c.mined,
+                    "reverted": c.reverted,
+                    "realized": {symbols.get(t, t): str(v) for t, v in c.realized.items()},
+                    "gas_cost_wei": str(c.gas_cost_wei),
+                },
+                **(self.capture() or {}),
+            }
         return data
 
 
@@ -132,7 +227,9 @@ def _sources(database: str, since_ns: int | None) -> dict[str, str]:
     return out
 
 
-def collect(dsn: str, database: str = "pulsearb", since_ns: int | None = None) -> RunReport:
+def collect(
+    dsn: str, database: str = "pulsearb", since_ns: int | None = None, symbols: Mapping[str, str] | None = None
+) -> RunReport:
     """Read the report from the store (opens it: call after the archive flow stopped).
 
     Args:
@@ -140,6 +237,7 @@ def collect(dsn: str, database: str = "pulsearb", since_ns: int | None = None) -
         database: its database.
         since_ns: count only rows archived from then on and latencies of records relayed from then on (one run of
             ``pulsearb up`` in a store that keeps earlier runs); None for the whole store.
+        symbols: token address -> symbol (each execution's ``start_token``).
     """
     report = RunReport()
     t = _sources(database, since_ns)
@@ -150,12 +248,6 @@ def collect(dsn: str, database: str = "pulsearb", since_ns: int | None = None) -
         _, rows = query_rows(client, f"SELECT accepted, reason, count() FROM {t['arb_decision']} GROUP BY 1, 2")
         report.accepted = sum(int(n) for ok, _, n in rows if ok)
         report.rejected = {str(r): int(n) for ok, r, n in sorted(rows, key=lambda r: -int(r[2])) if not ok}
-        _, rows = query_rows(
-            client,
-            f"SELECT if(status = 'failed' AND startsWith(ifNull(revert_reason, ''), 'simulation'), '{SKIPPED}', "
-            f"status), count() FROM {t['arb_execution']} GROUP BY 1 ORDER BY 2 DESC",
-        )
-        report.statuses = {str(s): int(n) for s, n in rows}
         _, rows = query_rows(
             client,
             "SELECT e.token_in, any(o.decimals), any(o.usd_per_unit), count(), countIf(realized_profit = "
@@ -175,6 +267,11 @@ def collect(dsn: str, database: str = "pulsearb", since_ns: int | None = None) -
         report.gas_cost_wei = int(rows[0][0] or 0)
         hops = latency(client, database, Filters(since_ns=since_ns), exact=True)
         report.hops = [Hop(h, int(n), float(p50), float(p99), float(mx)) for h, n, p50, _, p99, mx in hops.rows]
+    report.executions = run_executions(dsn, database, since_ns, symbols)
+    statuses: dict[str, int] = {}
+    for e in report.executions:
+        statuses[e["status"]] = statuses.get(e["status"], 0) + 1
+    report.statuses = dict(sorted(statuses.items(), key=lambda kv: -kv[1]))
     return report
 
 
@@ -199,10 +296,10 @@ def _strategies(client: object, t: dict[str, str]) -> list[StrategyResult]:
     return sorted(by.values(), key=lambda r: r.strategy)
 
 
-def write(report: RunReport, path: Path, **extra: object) -> None:
-    """Write the report as JSON (plus ``extra`` fields, e.g. frames sent and the scenario)."""
+def write(report: RunReport, path: Path, symbols: dict[str, str] | None = None, **extra: object) -> None:
+    """Write the report as JSON (start tokens by ``symbols``, plus ``extra`` fields, e.g. frames sent)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report.to_json() | extra, indent=2) + "\n")
+    path.write_text(json.dumps(report.to_json(symbols) | extra, indent=2) + "\n")
 
 
 def _units(raw: int, decimals: int) -> str:
@@ -238,7 +335,7 @@ def render(
     t.add_column("detail")
     t.add_row("frames sent to the relay", f"{sent:,}", source)
     for table, label in TABLES:
-        if table != "market_pool_sync" and (table, label) in MARKET_TABLES and not report.rows.get(table):
+        if (table, label) in (*MARKET_TABLES, *STATE_TABLES) and not report.rows.get(table):
             continue  # a feed this scenario does not have
         detail = ""
         if table == "arb_decision":
@@ -281,6 +378,11 @@ def render(
             )
     else:
         console.print("realized PnL: nothing was executed in this run")
+
+    if report.executions:
+        render_outcomes(report, console, native_usd)
+    if report.competition is not None:
+        render_competition(report, console, symbols)
 
     if report.strategies:
         executed = bool(report.statuses)

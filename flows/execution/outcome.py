@@ -3,6 +3,11 @@
 A :class:`Finished` carries the ledger row (:class:`~flows.execution.ledger.Entry`) whose ``context`` holds what
 the opportunity said (predicted amounts, gas price ratio, plan, trace), so an outcome found after a restart can be
 recorded without the opportunity.
+
+:func:`classify` splits outcomes the way a run is reported: a ``mined`` execution realized exactly, less or more
+than predicted; a ``reverted`` one was stopped by the contract's ``minProfit`` guard or by something else; a
+``failed`` one whose simulation refused it was skipped (nothing sent). The ``status`` of a record stays what the
+chain said (``mined`` whatever it realized), so PnL views and the risk state need no second rule.
 """
 
 from __future__ import annotations
@@ -14,6 +19,50 @@ from typing import Any
 from flows.execution.ledger import Entry
 from flows.execution.plan import TxPlan, expected_profit, plan_to_dict
 from flows.opportunity import Opportunity
+
+EXACT = "mined_exact"
+"""Mined, and the ``Arbitrage`` event's profit equals the predicted one to the raw unit."""
+BELOW = "mined_below"
+"""Mined below the prediction (a pool moved against the trade first); still at least ``minProfit``."""
+ABOVE = "mined_above"
+"""Mined above the prediction (a pool moved in the trade's favour first)."""
+MIN_PROFIT = "reverted_min_profit"
+"""Reverted on chain by the contract's ``minProfit`` guard (``PROFIT_TOO_LOW``): gas paid, nothing else lost."""
+REVERTED = "reverted_other"
+"""Reverted on chain for another reason (a pool's own check, a callback): gas paid."""
+SKIPPED = "skipped"
+"""The simulation did not reproduce the prediction (or reverted) on the chain's state: nothing was sent."""
+OUTCOMES = (EXACT, BELOW, ABOVE, MIN_PROFIT, REVERTED, SKIPPED)
+"""The classes :func:`classify` gives; any other outcome keeps its status (``failed``, ``timeout``, ...)."""
+MIN_PROFIT_REASON = "PROFIT_TOO_LOW"
+"""ArbExecutor's revert reason below ``minProfit`` (contracts/src/ArbExecutor.sol)."""
+
+
+def classify(status: str, revert_reason: str | None, predicted: int, realized: int) -> str:
+    """The reported outcome of an execution record.
+
+    Args:
+        status: the record's status (``mined``, ``reverted``, ``failed``, ...).
+        revert_reason: its revert reason ("" or None when none).
+        predicted: predicted profit, raw units of the start token.
+        realized: realized profit (the ``Arbitrage`` event's), raw units.
+
+    Returns:
+        One of :data:`OUTCOMES`, or the status itself for the others (``failed`` by the node, ``timeout``,
+        ``replaced``, ``aborted``, ``dry_run``).
+
+    Example:
+        >>> classify("mined", None, 100, 90), classify("reverted", "PROFIT_TOO_LOW", 100, 0)
+        ('mined_below', 'reverted_min_profit')
+    """
+    reason = revert_reason or ""
+    if status == "mined":
+        return EXACT if realized == predicted else (BELOW if realized < predicted else ABOVE)
+    if status == "reverted":
+        return MIN_PROFIT if reason.startswith(MIN_PROFIT_REASON) else REVERTED
+    if status == "failed" and reason.startswith("simulation"):
+        return SKIPPED
+    return status
 
 
 @dataclass(frozen=True, slots=True)

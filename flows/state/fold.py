@@ -6,18 +6,19 @@ applied) and emits a :class:`~flows.pools.PoolState` whenever an event changed a
 
 Rules, in the order a pool's events can arrive from several topics and partitions:
 
-- Position: an event that moves price or reserves (sync, state, swap, V2 mint/burn, absolute reserves) is applied
-  only if it is after the last such event, by (block, position in the block, header timestamp, sequence); events
-  without a block take the held block. The position in the block is :data:`BLOCK_END` for a state marked
-  ``end_of_block`` (a chain collector's state of the pool after every log of its block) and 0 for every other
-  event (none carries a log index today), so a collector's state sorts after every event of its block: a swap of
-  that block arriving later (an AlphaPulse feed of swaps, which the state already includes) is not applied on top
-  of it, where a V2 swap's delta would be counted twice; a swap of the next block is. Events without a block sort
-  before a held collector state (their block is unknown, so the state may include them). Replays and cross-topic
-  reordering therefore never move a pool back, and an incremental event (a swap or mint delta) older than an
-  absolute one (a Sync or a full PoolState) is ignored because the absolute one already includes it. Which
-  intermediate states are emitted when a pool's topics interleave differently can differ; the state after all of
-  them does not.
+- Position: an event that moves price or reserves (sync, state, swap, V2 mint/burn, absolute reserves) is applied only
+  if it is after the last such event, by (block, position in the block, header timestamp, sequence); events without a
+  block take the held block. The position in the block is :data:`BLOCK_END` for a state marked ``end_of_block`` (a
+  chain collector's state of the pool after every log of its block) and 0 for every other event (none carries a log
+  index today), so a collector's state sorts after every event of its block: a swap of that block arriving later (an
+  AlphaPulse feed of swaps, which the state already includes) is not applied on top of it, where a V2 swap's delta
+  would be counted twice; a swap of the next block is. A collector's state that arrives after the swaps of its block
+  and prices exactly as they left the pool confirms it: it is held (so later swaps of that block are ignored) but not
+  emitted, so a detector does not size the same dislocation twice. Events without a block sort before a held collector
+  state (their block is unknown, so the state may include them). Replays and cross-topic reordering therefore never
+  move a pool back, and an incremental event (a swap or mint delta) older than an absolute one (a Sync or a full
+  PoolState) is ignored because the absolute one already includes it. Which intermediate states are emitted when a
+  pool's topics interleave differently can differ; the state after all of them does not.
 - V3 tick-map events (mint, burn, PoolTick: one topic, ``market.pool_liquidity``) have a position of their own,
   by (header timestamp, sequence), because a swap or state does not include them: a mint that arrives after a
   newer swap still updates the ticks. It changes the active liquidity only when it is also newer than the last
@@ -372,10 +373,31 @@ def fold_event(
     state = pool_state(applied, event, catalog)
     if state is None:
         return applied, None
+    held = book.state
+    if held is not None and _confirms(held, state, event):
+        # A collector's end-of-block state equal to what the swaps of its block already gave: it confirms the pool
+        # (its position now covers the block) and emits nothing, or detectors would size one dislocation twice.
+        return replace(applied, state=held, ticks=held.v3.ticks if held.v3 is not None else applied.ticks), None
     if state.v3 is not None:
         # Keep the state's own tick map, so the next price-only event can reuse its bitmap (identity check).
         applied = replace(applied, ticks=state.v3.ticks)
     return replace(applied, state=state), state
+
+
+def _confirms(held: PoolState, state: PoolState, event: PoolEvent) -> bool:
+    """True when ``event`` is an end-of-block state of the held state's block that prices exactly like it."""
+    if type(event) is not StateEvent or not event.end_of_block or held.block_number != state.block_number:
+        return False
+    fields = ("token0", "token1", "reserve0", "reserve1", "fee_bps")
+    if any(getattr(held, f) != getattr(state, f) for f in fields):
+        return False
+    a, b = held.v3, state.v3
+    if a is None or b is None:
+        return a is b
+    same = (a.sqrt_price_x96, a.tick, a.liquidity, a.fee, a.tick_spacing) == (
+        b.sqrt_price_x96, b.tick, b.liquidity, b.fee, b.tick_spacing,
+    )  # fmt: skip
+    return same and (a.ticks is b.ticks or dict(a.ticks) == dict(b.ticks))
 
 
 def _apply_state_map(book: PoolBook, event: StateEvent, catalog: Catalog, position: Position) -> PoolBook | None:

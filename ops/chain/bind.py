@@ -10,11 +10,15 @@ Two uses of one renderer (:func:`render_spec`):
 
 Placeholders: ``CHAIN_ID``, ``WETH``, ``USDC`` (and ``WBTC`` when deployed), ``EXECUTOR``, ``FLASH_LENDER``,
 ``QUOTER``, ``SWAP_ROUTER`` (the V3 periphery; "" when not deployed), ``VENUE_FEES`` (a YAML mapping venue -> fee
-bps of the V2 venues, the pools the chain watcher reports), plus any ``values`` the caller adds.
+bps of the V2 venues), ``POOLS`` (a YAML mapping of every pool, V2 and V3, to what a detector's catalog seeds it
+with: venue, tokens, decimals, fee in bps, ``v3`` and tick spacing), ``COLLECTOR_FACTORIES`` and
+``COLLECTOR_POOLS`` (the chain collector's factories, V2 with their fee and V3, and the pools it follows), plus
+any ``values`` the caller adds.
 """
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,6 +36,26 @@ BINDINGS = Path(__file__).resolve().parent / "bindings"
 def placeholders(deployment: Deployment, values: Mapping[str, str] | None = None) -> dict[str, str]:
     """The ``${NAME}`` values a deployment gives (plus ``values``)."""
     fees = {p.venue: p.fee_bps for p in deployment.pairs}
+    pools = {
+        p.address: {
+            "venue": p.venue,
+            "token0": p.token0,
+            "token1": p.token1,
+            "token0_decimals": p.token0_decimals,
+            "token1_decimals": p.token1_decimals,
+            "fee_bps": p.fee_bps,
+            "v3": p.kind == "v3",
+            "tick_spacing": p.tick_spacing,
+        }
+        for p in deployment.pools
+    }
+    factories = [
+        {"address": address, "kind": "v2", "venue": venue, "fee_bps": fees[venue], "discover": False}
+        if venue in fees
+        else {"address": address, "kind": "v3", "venue": venue, "discover": False}
+        for venue, address in sorted(deployment.factories.items())
+        if venue in fees or any(p.venue == venue for p in deployment.v3_pools)
+    ]
     out = {
         "CHAIN_ID": str(deployment.chain_id),
         "EXECUTOR": deployment.executor,
@@ -39,6 +63,9 @@ def placeholders(deployment: Deployment, values: Mapping[str, str] | None = None
         "QUOTER": deployment.quoter,
         "SWAP_ROUTER": deployment.swap_router,
         "VENUE_FEES": "{" + ", ".join(f"{v}: {f}" for v, f in sorted(fees.items())) + "}",
+        "POOLS": json.dumps(pools),  # JSON is YAML's flow style
+        "COLLECTOR_FACTORIES": json.dumps(factories),
+        "COLLECTOR_POOLS": json.dumps([p.address for p in deployment.pools]),
     }
     out |= {symbol: token.address for symbol, token in deployment.tokens.items()}
     return out | dict(values or {})

@@ -1,20 +1,23 @@
 """Drive the local chain's pool prices from real Coinbase minute bars: the market ``pulsearb up`` trades against.
 
-Every ``block_time_s`` (wall seconds) the driver advances market time by ``block_time_s * speed`` and gives each
-pair a target price: the ratio of its tokens' USD prices (WETH from the ETH-USD bars, WBTC from BTC-USD, USDC at
-1, interpolated within the minute), seen ``lag_s`` market seconds late on the lagging venue, times a little
-noise, times a decaying shock: with probability ``shock_probability`` per pair and block a large trade hits one venue
-(a 0.8-2.5 % move that decays by ``shock_decay`` per block). The trader's swaps that move each pool to its
-target (:func:`ops.chain.reprice.reprice`, exact integers) are mined together in one block.
+The chain mines on the driver's clock, never on pulsearb's: :meth:`MarketDriver.start` turns anvil's automine
+off, and at every multiple of ``block_time_s`` (wall seconds) the driver mines one block with whatever is pending
+(one ``evm_mine``), whether or not an executor is between simulating and sending: a real chain does not wait.
 
-Ordering with the executor: the market's swaps pay a 1-wei priority fee, below any executor's, so an arbitrage
-that reaches the pool while the market's block is being built goes first, on the state it was simulated on. The
-driver reads the reserves, and later mines, only when ``ready()`` says no executor is between its simulation
-and its broadcast (waiting up to ``max_wait_s``): a market block never lands between the two, so a mined
-arbitrage realizes its predicted profit to the wei. (A block builder that backruns, as searchers on real chains
-pay for; the market does not wait for the pipeline otherwise, so a slow detection is simply stale by the time it
-is decided.) A market swap computed before an arbitrage that then went first fails the pair's K check and is
-counted in :attr:`DriverStats.swaps_reverted`.
+Right after each block it advances market time by ``block_time_s * speed`` and gives every pool, V2 pairs and V3
+pools alike, a target price for the next block: the ratio of its tokens' USD prices (WETH from the ETH-USD bars,
+WBTC from BTC-USD, USDC at 1, interpolated within the minute), seen ``lag_s`` market seconds late on the lagging
+V2 venue, times a little noise, times a decaying shock: with probability ``shock_probability`` per pool and block
+a large trade hits it (a 0.8-2.5 % move that decays by ``shock_decay`` per block). The trader's swaps that move
+each pool to its target are sent then and wait in the node's pool for the next block: a V2 pair's exact swap
+(:func:`ops.chain.reprice.reprice`), a V3 pool's SwapRouter swap with the target as its price limit
+(:meth:`ops.chain.market.Trader.move_v3_to`).
+
+Ordering in a block is by priority fee, as on a real chain: the market's swaps pay 1 wei, below the executor's
+1 gwei, so an arbitrage sent since the last block goes before them, on the state of that block, unless someone
+paid more (the competing searcher, :mod:`ops.chain.compete`; a trader in a hurry, :mod:`ops.chain.traders`)
+and moved its pools first. A V2 market swap computed before an arbitrage that then went first fails the pair's K
+check and is counted in :attr:`DriverStats.swaps_reverted`.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from math import isqrt
 from typing import Any
 
 from web3 import Web3
@@ -40,6 +44,7 @@ from ops.chain.tx import Sent
 log = logging.getLogger(__name__)
 
 MARKET_TIP_WEI = 1
+V3_BUDGET = 10**30  # the router takes only what reaches the price limit: the trader's balance bounds it
 SERIES = {"WETH": "ETH_USD", "WBTC": "BTC_USD"}  # token symbol -> bar series; USDC is 1 USD
 QUOTE_ORDER = ("USDC", "WETH", "WBTC")  # a pair's quote token is the first of these it holds
 Bars = Sequence[tuple[int, float]]
@@ -63,9 +68,16 @@ def target_price(base_usd: float, quote_usd: float, base_decimals: int, quote_de
     return whole * 10**quote_decimals / 10**base_decimals
 
 
+def target_sqrt_price(pool: PairInfo, base: str, target: Fraction) -> int:
+    """A V3 pool's ``sqrtPriceX96`` for ``target`` (raw quote units per raw base unit): the pool prices token1 in
+    token0, so the target is inverted when the base token is token1 (floor square root, exact)."""
+    price = target if base == pool.token0 else 1 / target
+    return isqrt(price.numerator * 2**192 // price.denominator)
+
+
 @dataclass(slots=True)
 class DrivenPair:
-    """A pair the driver moves, and its running shock."""
+    """A pool the driver moves (V2 pair or V3 pool), and its running shock."""
 
     pair: PairInfo
     base: str  # token address, lower-case
@@ -92,29 +104,27 @@ class DriverStats:
     swaps: int = 0
     swaps_reverted: int = 0
     shocks: int = 0
-    waited_s: float = 0.0
+    late_s: float = 0.0  # longest gap between two blocks beyond the block time (the machine's load; it never waits)
     market_s: float = 0.0
     prices: dict[str, float] = field(default_factory=dict)  # base symbol -> last bar price (USD)
 
 
 class MarketDriver:
-    """Moves every pair of a deployment toward its bar price, one block per ``block_time_s``, on a thread.
+    """Mines one block per ``block_time_s`` and moves every pool toward its bar price, on a thread.
 
     Args:
-        w3: a connected Web3 (anvil: the driver mines with ``evm_mine``).
+        w3: a connected Web3 (anvil: the driver turns automine off and mines with ``evm_mine``).
         trader: the funded trader account.
-        deployment: what was deployed (pairs of USDC, WETH and optionally WBTC).
+        deployment: what was deployed (pools of USDC, WETH and optionally WBTC, V2 and V3).
         bars: series name -> [(unix seconds, close USD)], e.g. :func:`ops.market.model.load_bars`.
         speed: market seconds per wall second.
         block_time_s: wall seconds between the market's blocks.
         seed: seed of noise and shocks (the schedule is deterministic per seed).
         lag_s: market seconds the lagging venue's price trails the bars.
-        lagging_venue: which venue lags (default: the deployment's second venue).
-        shock_probability: chance per pair and block of a large trade.
+        lagging_venue: which venue lags (default: the deployment's last V2 venue).
+        shock_probability: chance per pool and block of a large trade.
         shock_decay: factor a shock keeps per block.
         noise_bps: standard deviation of the per-block noise, bps.
-        ready: no executor is between simulation and broadcast (see the module doc); None never waits.
-        max_wait_s: longest wait for ``ready`` before a block is mined anyway.
     """
 
     def __init__(
@@ -132,8 +142,6 @@ class MarketDriver:
         shock_probability: float = 0.04,
         shock_decay: float = 0.6,
         noise_bps: float = 4.0,
-        ready: Callable[[], bool] | None = None,
-        max_wait_s: float = 5.0,
     ) -> None:
         self.w3 = w3
         self.trader = trader
@@ -144,24 +152,25 @@ class MarketDriver:
         self.shock_probability = shock_probability
         self.shock_decay = shock_decay
         self.noise = noise_bps / 10_000
-        self.ready = ready
-        self.max_wait_s = max_wait_s
         self.rng = random.Random(seed)
         venues = sorted({p.venue for p in deployment.pairs})
         lagging = lagging_venue if lagging_venue is not None else venues[-1]
         symbol = {t.address: t.symbol for t in deployment.tokens.values()}
         self.pairs = []
-        for p in deployment.pairs:
+        for p in deployment.pools:
             quote = min((p.token0, p.token1), key=lambda t: QUOTE_ORDER.index(symbol[t]))
             base = p.token1 if quote == p.token0 else p.token0
             self.pairs.append(DrivenPair(p, base, quote, symbol[base], symbol[quote], p.venue == lagging))
         self.stats = DriverStats()
         self.error: BaseException | None = None
+        self._sent: list[Sent] = []  # the market's swaps waiting for the next block
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> MarketDriver:
-        """Start the block loop on a thread."""
+        """Turn automine off, send the first block's swaps and start the block loop on a thread."""
+        self._rpc("evm_setAutomine", [False])
+        self.prepare()
         self._thread = threading.Thread(target=self._run, name="market-driver", daemon=True)
         self._thread.start()
         return self
@@ -190,25 +199,24 @@ class MarketDriver:
             self._rpc("evm_mine")
 
     def _run(self) -> None:
-        start = time.monotonic()
+        last = time.monotonic()
+        due = last + self.block_time_s
         try:
             while not self._stop.is_set():
-                due = start + (self.stats.blocks + 1) * self.block_time_s
                 if self._stop.wait(max(0.0, due - time.monotonic())):
                     break
+                now = time.monotonic()
+                self.stats.late_s = max(self.stats.late_s, now - last - self.block_time_s)
+                last = now
                 self.step()
+                # The next block one block time after this one was due; when the machine was too busy for that, one
+                # block time from now (missed blocks are skipped, not mined in a burst to catch up).
+                due += self.block_time_s
+                if due < time.monotonic():
+                    due = time.monotonic() + self.block_time_s
         except (PulsearbError, OSError, ValueError) as exc:  # surfaced by the caller (``error``)
             self.error = exc
             log.warning("market driver stopped: %s", exc)
-
-    def _wait_ready(self) -> None:
-        if self.ready is None:
-            return
-        t0 = time.monotonic()
-        deadline = t0 + self.max_wait_s
-        while not self.ready() and time.monotonic() < deadline and not self._stop.is_set():
-            time.sleep(0.005)
-        self.stats.waited_s += time.monotonic() - t0
 
     def usd(self, symbol: str, market_s: float) -> float:
         """USD price of a token at ``market_s`` market seconds after the first bar."""
@@ -218,7 +226,7 @@ class MarketDriver:
         return bar_price(bars, bars[0][0] + max(0.0, market_s))
 
     def targets(self, market_s: float) -> list[Fraction]:
-        """Target price of every pair at ``market_s`` market seconds; advances the noise and shock state."""
+        """Target price of every pool at ``market_s`` market seconds; advances the noise and shock state."""
         self.stats.prices = {s: self.usd(s, market_s) for s in SERIES if SERIES[s] in self.bars}
         out = []
         for d in self.pairs:
@@ -232,38 +240,32 @@ class MarketDriver:
             out.append(target_price(ratio, 1.0, *d.decimals))
         return out
 
-    def step(self) -> None:
-        """Mine one market block: every pair swapped to its target."""
-        self.stats.blocks += 1
-        self.stats.market_s = self.stats.blocks * self.block_time_s * self.speed
+    def move(self, d: DrivenPair, target: Fraction) -> Sent | None:
+        """Send the swap that moves one pool to ``target`` (None when it is there already)."""
+        pool = d.pair
+        if pool.kind == "v3":
+            return self.trader.move_v3_to(pool, target_sqrt_price(pool, d.base, target), V3_BUDGET, MARKET_TIP_WEI)
+        r0, r1 = self.trader.reserves(pool)
+        base_r, quote_r = (r0, r1) if d.base == pool.token0 else (r1, r0)
+        move = reprice(base_r, quote_r, pool.fee_bps, target)
+        if move is None:
+            return None
+        token_in = d.quote if move.buy_base else d.base
+        return self.trader.send_swap(pool, token_in, move.amount_in, tip_wei=MARKET_TIP_WEI, amount_out=move.amount_out)
+
+    def prepare(self) -> None:
+        """Send the swaps that move every pool to its target for the next block (they wait in the node's pool)."""
+        self.stats.market_s = (self.stats.blocks + 1) * self.block_time_s * self.speed
         targets = self.targets(self.stats.market_s)
-        self._wait_ready()  # an arbitrage being sent now is mined at once (automine), before the reserves are read
-        self._rpc("evm_setAutomine", [False])
-        sent: list[Sent] = []
-        try:
-            self._mine_pending()  # one that arrived in between goes first, in its own block
-            for d, target in zip(self.pairs, targets, strict=True):
-                r0, r1 = self.trader.reserves(d.pair)
-                base_r, quote_r = (r0, r1) if d.base == d.pair.token0 else (r1, r0)
-                move = reprice(base_r, quote_r, d.pair.fee_bps, target)
-                if move is None:
-                    continue
-                token_in = d.quote if move.buy_base else d.base
-                sent.append(
-                    self.trader.send_swap(
-                        d.pair, token_in, move.amount_in, tip_wei=MARKET_TIP_WEI, amount_out=move.amount_out
-                    )
-                )
-            if sent:
-                # Again right before mining: an arbitrage sent while the swaps were being sent is pending with a
-                # higher tip, so it goes first (the market's swap on a pool it moved then fails the K check).
-                self._wait_ready()
-                self._rpc("evm_mine")
-        finally:
-            self._rpc("evm_setAutomine", [True])
-            self._mine_pending()  # whatever arrived while the block was built
-        for s in sent:
-            receipt = self.w3.eth.get_transaction_receipt(s.tx_hash)  # type: ignore[arg-type]
+        self._sent = [s for d, t in zip(self.pairs, targets, strict=True) if (s := self.move(d, t)) is not None]
+
+    def step(self) -> None:
+        """Mine the block with everything pending (ordered by priority fee), count how the market's swaps fared,
+        and send the next block's."""
+        self._rpc("evm_mine")
+        self.stats.blocks += 1
+        status = {r["transactionHash"]: int(r["status"], 16) for r in self._rpc("eth_getBlockReceipts", ["latest"])}
+        for s in self._sent:
             self.stats.swaps += 1
-            if receipt["status"] != 1:
-                self.stats.swaps_reverted += 1
+            self.stats.swaps_reverted += status.get(s.tx_hash, 1) != 1
+        self.prepare()

@@ -1,6 +1,8 @@
-"""The closed loop on a local chain: anvil, the deployed market, a relay fed by the chain watcher, and the flows
-bridge -> detector -> risk_execution running as processes against a Kafka broker; accepted opportunities go
-back to the relay's signals socket as ArbitrageSignal frames.
+"""The closed loop on a local chain: anvil, the deployed market, the chain collector (exact pool states from the
+chain, ``market.pool_state``), a relay fed by the chain watcher (the pools' Swap logs as PoolSwap frames), and the
+flows bridge -> detector -> risk_execution running as processes against a Kafka broker; accepted opportunities go
+back to the relay's signals socket as ArbitrageSignal frames. The chain mines every transaction as it arrives
+(automine): nothing competes with the executor unless a test sends it.
 
 Used by the closed-loop tests and ``bench/execute.py``; it is also the shape ``pulsearb up`` needs to execute on
 anvil. Spec templates are YAML files with ``${NAME}`` placeholders filled from the deployment
@@ -10,6 +12,7 @@ parameters always match the pools on chain.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,10 +27,10 @@ from flows.execution.signer import KEY_ENV, Signer
 from flows.relay.protocol import RelayDomain
 from flows.relay.server import RelayServer
 from flows.spec import FlowSpec, load_spec
-from ops.chain.bind import render_spec
-from ops.chain.deploy import ANVIL_KEYS, Deployment, deploy
+from ops.chain.bind import bind_specs, render_spec
+from ops.chain.deploy import ANVIL_KEYS, Deployment, PairInfo, deploy
 from ops.chain.market import Trader
-from ops.chain.watcher import ChainWatcher, SyncEvent
+from ops.chain.watcher import ChainWatcher, SwapSeen
 from ops.flowproc import FlowProcess
 from ops.stack import process
 from ops.stack.chain import chain_spec
@@ -106,9 +109,10 @@ class ChainLoop:
         state_dir: where anvil, the relay, flow logs, the ledger and the kill switch live.
         detector_template: detector spec template.
         risk_template: risk_execution spec template.
-        on_sync: called for every frame the watcher sends.
+        on_swap: called for every frame the watcher sends.
         epoch_interval_s: Bytewax epoch of every flow; each Kafka hop waits for its producer's epoch, so a short
             one keeps the loop's latency low (the bridge spec's default is 0.2 s).
+        kinds: the pool kinds the collector and the watcher follow (``v2``, ``v3``): the detector sees only those.
     """
 
     def __init__(
@@ -117,14 +121,16 @@ class ChainLoop:
         state_dir: Path,
         detector_template: Path,
         risk_template: Path,
-        on_sync: Callable[[SyncEvent], None] | None = None,
+        on_swap: Callable[[SwapSeen], None] | None = None,
         epoch_interval_s: float = 0.05,
+        kinds: tuple[str, ...] = ("v2", "v3"),
     ) -> None:
         self.epoch_args = ["--epoch-interval", str(epoch_interval_s)]
         self.bootstrap = bootstrap
         self.state_dir = state_dir
         self.templates = (detector_template, risk_template)
-        self.on_sync = on_sync
+        self.on_swap = on_swap
+        self.kinds = kinds
         self.rpc_url = ""
         self.signals_socket = ""
         self.anvil_pid: int | None = None
@@ -137,8 +143,14 @@ class ChainLoop:
         self.trader: Trader | None = None
         self.owner = Signer.from_key(ANVIL_KEYS[0])
 
+    @property
+    def pools(self) -> list[PairInfo]:
+        """The pools the collector and the watcher follow."""
+        assert self.deployment is not None
+        return [p for p in self.deployment.pools if p.kind in self.kinds]
+
     def start(self, wait_s: float = 60.0) -> ChainLoop:
-        """Start anvil, deploy, start the relay and the flows, then the watcher (which seeds every pool)."""
+        """Start anvil, deploy, start the relay and the flows (the collector seeds every pool), then the watcher."""
         port = process.free_port()
         self.anvil_pid = process.start(chain_spec(port), self.state_dir / "chain")
         self.rpc_url = f"http://127.0.0.1:{port}"
@@ -148,17 +160,26 @@ class ChainLoop:
         self.deployment.write(self.state_dir / "chain" / "deployment.json")
         self.trader = Trader(self.w3, trader_signer, self.deployment)
         specs_dir = self.state_dir / "specs"
+        followed = {"COLLECTOR_POOLS": json.dumps([p.address for p in self.pools])}
         for template in self.templates:
-            spec = render_spec(template, self.deployment, specs_dir)
+            spec = render_spec(template, self.deployment, specs_dir, values=followed)
             self.specs[spec.kind] = spec
+        shipped = Path(__file__).resolve().parents[2] / "flows" / "specs"
+        [self.specs["collector"]] = bind_specs(
+            [load_spec(shipped / "collector.yaml")], self.deployment, specs_dir, followed
+        )
         domains = (RelayDomain.MARKET_DATA, RelayDomain.SIGNAL)
         self.relay = RelayServer(self.state_dir / "relay", domains=domains, mode=0o600).start()
         socket = str(self.relay.socket_path(RelayDomain.MARKET_DATA))
         self.signals_socket = str(self.relay.socket_path(RelayDomain.SIGNAL))
-        bridge_spec = load_spec(Path(__file__).resolve().parents[2] / "flows" / "specs" / "bridge.yaml")
+        bridge_spec = load_spec(shipped / "bridge.yaml")
         self.flows["bridge"] = ChainFlowProcess(
             bridge_spec, self.bootstrap, self.state_dir / "logs", relay_socket=socket
         )
+        self.flows["collector"] = ChainFlowProcess(
+            self.specs["collector"], self.bootstrap, self.state_dir / "logs", rpc_url=self.rpc_url,
+            extra_args=self.epoch_args,
+        )  # fmt: skip
         self.flows["detector"] = ChainFlowProcess(
             self.specs["detector"], self.bootstrap, self.state_dir / "logs", extra_args=self.epoch_args
         )
@@ -172,8 +193,23 @@ class ChainLoop:
                 msg = f"the bridge did not connect to {socket} within {wait_s:.0f} s"
                 raise StackError(msg)
             time.sleep(0.05)
-        self.watcher = ChainWatcher(self.rpc_url, self.deployment.pairs, socket, on_sent=self.on_sync).start()
+        self._wait_seeded(deadline)
+        self.watcher = ChainWatcher(self.rpc_url, self.pools, socket, on_sent=self.on_swap).start()
         return self
+
+    def _wait_seeded(self, deadline: float) -> None:
+        """Wait until the collector published every followed pool's state (its start-up seed)."""
+        states = TopicReader(self.bootstrap, self.specs["collector"].outputs.get("states", "market.pool_state"))
+        want = {p.address for p in self.pools}
+        try:
+            while not want <= {r["pool"] for r in states.read(0.1)}:
+                self.check_alive()
+                if time.monotonic() > deadline:
+                    log_path = self.flows["collector"].log_path
+                    msg = f"the collector did not publish every pool's state in time; log {log_path}"
+                    raise StackError(msg)
+        finally:
+            states.close()
 
     def _risk_process(self) -> ChainFlowProcess:
         return ChainFlowProcess(
@@ -220,7 +256,7 @@ class ChainLoop:
         codes: dict[str, int | None] = {}
         if self.watcher is not None:
             self.watcher.stop()
-        for name in ("bridge", "detector", "risk_execution"):
+        for name in ("bridge", "collector", "detector", "risk_execution"):
             if name in self.flows:
                 codes[name] = self.flows[name].stop()
         if self.relay is not None:

@@ -2,24 +2,28 @@
 
 1. :meth:`ChainScenario.prepare` deploys the market on the stack's anvil on the genuine Uniswap contracts (tokens,
    two V2 venues with USDC/WETH, USDC/WBTC and WETH/WBTC pairs and a V3 venue with pools of the same tokens, all
-   opening at the first Coinbase bar, the executor, a flash lender), writes the deployment file
-   (``<state>/chain/deployment.json``) and binds every spec of flows/specs to it (:mod:`ops.chain.bind`).
+   opening at the first Coinbase bar, the executor, a flash lender), funds the ordinary traders, deploys the
+   competing searcher's own executor, writes the deployment file (``<state>/chain/deployment.json``) and binds
+   every spec of flows/specs to it (:mod:`ops.chain.bind`), the chain collector's included: it seeds and follows
+   every V2 pair and V3 pool, and the detectors' catalogs know every pool's fee and tick spacing.
 2. :attr:`ChainScenario.flow_env` is what the risk_execution flows get in their environment (only they): the
-   executor owner's key (anvil's first dev account) and the deployment file.
-3. :meth:`ChainScenario.start` starts the chain watcher (V2 pair Sync logs -> PoolSync frames on the relay, the
-   AlphaPulse Polygon adapter's role; the V3 pools are not reported yet, so the detectors see the V2 pairs and the
-   driver moves only them), the market driver (bars -> swaps, :mod:`ops.chain.drive`), which mines
-   its blocks only while no executor is between simulating and sending (:func:`executor_idle`), and the
-   exchange: Coinbase quotes at the bar prices and real Coinbase trades replayed into the relay in market time
+   executor owner's key (anvil's first dev account) and the deployment file. The collector gets the chain's RPC
+   URL from the pipeline like risk_execution does (``PULSEARB_RPC_URL``).
+3. :meth:`ChainScenario.start` starts the chain watcher (every pool's Swap logs -> PoolSwap frames on the relay,
+   what the AlphaPulse Polygon adapter sends: pool state comes from the collector, not from the relay), the
+   market driver (bars -> swaps on every pool, one block per ``block_time_s`` on its own clock, never waiting for
+   pulsearb: :mod:`ops.chain.drive`), the ordinary traders (:mod:`ops.chain.traders`), the competing searcher
+   (:mod:`ops.chain.compete`, back-running a dislocation with probability ``competition``) and the exchange:
+   Coinbase quotes at the bar prices and real Coinbase trades replayed into the relay in market time
    (:func:`ops.market.model.generate_cex`), for the cex_dex detector.
-4. :meth:`ChainScenario.stop_market` ends the swaps and leaves anvil mining every transaction as it arrives, so
-   arbitrages in flight are mined while the flows drain; :meth:`ChainScenario.stop` ends the watcher.
+4. :meth:`ChainScenario.stop_market` ends the swaps, the traders and the competitor and leaves anvil mining every
+   transaction as it arrives, so arbitrages in flight are mined while the flows drain; :meth:`ChainScenario.stop`
+   ends the watcher.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,39 +36,20 @@ from flows.execution.config import DEPLOYMENT_ENV
 from flows.execution.signer import KEY_ENV, Signer
 from flows.spec import FlowSpec
 from ops.chain.bind import bind_specs
+from ops.chain.compete import Competitor, detector_params
 from ops.chain.deploy import ANVIL_KEYS, Deployment, deploy
 from ops.chain.drive import MarketDriver
 from ops.chain.market import Trader
-from ops.chain.watcher import ChainWatcher, SyncEvent
+from ops.chain.traders import COMPETITOR_KEY, TRADER_KEYS, Traders, fund
+from ops.chain.watcher import ChainWatcher, SwapSeen
 
 if TYPE_CHECKING:
     from ops.replay import ReplayStats
 
 log = logging.getLogger(__name__)
 
-# An accepted decision with no execution row yet (simulating, signing) or a row not yet broadcast: the executor
-# writes the decision, then simulates, then writes the row (``sending``) before the broadcast (``pending``).
-_BUSY = (
-    "SELECT count(*) FROM decisions d LEFT JOIN executions e ON e.opportunity_id = d.opportunity_id "
-    "WHERE d.accepted = 1 AND (e.state IS NULL OR e.state = 'sending')"
-)
-
-
-def executor_idle(ledger: Path) -> bool:
-    """True unless a risk_execution flow is between deciding an opportunity and broadcasting its transaction.
-
-    Reads the flow's ledger (flows/execution/ledger.py) read-only, as ``read_summary`` does: safe while it runs.
-    """
-    if not ledger.exists():
-        return True
-    try:
-        db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=1.0)
-        try:
-            return db.execute(_BUSY).fetchone()[0] == 0
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return True  # not created yet (no tables): nothing decided
+POLL_S = 0.01
+"""How often the watcher and the competitor look for a new block, seconds."""
 
 
 class ChainScenario:
@@ -75,33 +60,53 @@ class ChainScenario:
         state_dir: ``$PULSEARB_HOME``; the deployment and the bound specs go to ``<state_dir>/chain``.
         speed: market seconds per wall second.
         block_time_s: wall seconds between the market's blocks.
-        seed: seed of the market's noise and shocks.
+        seed: seed of the market's noise and shocks, the traders' swaps and the competitor's choices.
+        competition: probability the competing searcher back-runs a dislocation it found (0: it never does).
+        traders: ordinary trader accounts sending random swaps (0 to 3).
     """
 
     def __init__(
-        self, rpc_url: str, state_dir: Path, *, speed: float = 30.0, block_time_s: float = 1.0, seed: int = 7
+        self,
+        rpc_url: str,
+        state_dir: Path,
+        *,
+        speed: float = 30.0,
+        block_time_s: float = 1.0,
+        seed: int = 7,
+        competition: float = 0.3,
+        traders: int = 3,
     ) -> None:
         from ops.market.model import load_bars
 
+        if not 0.0 <= competition <= 1.0:
+            msg = f"--competition must be a probability within [0, 1], got {competition}"
+            raise StackError(msg)
+        if not 0 <= traders <= len(TRADER_KEYS):
+            msg = f"--traders must be within 0..{len(TRADER_KEYS)}, got {traders}"
+            raise StackError(msg)
         self.rpc_url = rpc_url
         self.dir = state_dir / "chain"
         self.speed = speed
         self.block_time_s = block_time_s
         self.seed = seed
+        self.competition = competition
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
         self.owner = Signer.from_key(ANVIL_KEYS[0])
         self.trader_signer = Signer.from_key(ANVIL_KEYS[1])
+        self.trader_signers = [Signer.from_key(k) for k in TRADER_KEYS[:traders]]
         self.bars = load_bars()
         self.deployment: Deployment | None = None
         self.watcher: ChainWatcher | None = None
         self.driver: MarketDriver | None = None
+        self.traders: Traders | None = None
+        self.competitor: Competitor | None = None
         self.cex_frames = 0
         self._cex: threading.Thread | None = None
         self._cex_stop = threading.Event()
 
     @property
     def frames(self) -> int:
-        """Frames sent to the relay so far: Sync logs and exchange quotes and trades."""
+        """Frames sent to the relay so far: Swap logs and exchange quotes and trades."""
         return (self.watcher.frames if self.watcher else 0) + self.cex_frames
 
     @property
@@ -114,7 +119,7 @@ class ChainScenario:
         return {"WETH": self.bars["ETH_USD"][0][1], "WBTC": self.bars["BTC_USD"][0][1]}
 
     def prepare(self, specs: Sequence[FlowSpec]) -> list[FlowSpec]:
-        """Deploy the market and return ``specs`` bound to it.
+        """Deploy the market, fund the traders, deploy the competitor's executor; return ``specs`` bound to it.
 
         Raises:
             StackError: the node does not answer, or a deployment transaction failed.
@@ -132,8 +137,21 @@ class ChainScenario:
             wbtc_price_usdc=round(opening["WBTC"]),
         )
         self.deployment.write(self.deployment_file)
+        if self.trader_signers:
+            fund(self.w3, self.owner, self.deployment, [s.address for s in self.trader_signers])
         values = {"WETH_USD": f"{opening['WETH']:.2f}", "WBTC_USD": f"{opening['WBTC']:.2f}"}
-        return bind_specs(specs, self.deployment, self.dir / "specs", values)
+        bound = bind_specs(specs, self.deployment, self.dir / "specs", values)
+        self.competitor = Competitor(
+            self.w3,
+            Signer.from_key(COMPETITOR_KEY),
+            self.deployment,
+            detector_params(bound),
+            probability=self.competition,
+            seed=self.seed,
+            poll_s=POLL_S,
+        )
+        self.competitor.deploy()
+        return bound
 
     @property
     def flow_env(self) -> dict[str, dict[str, str]]:
@@ -141,24 +159,20 @@ class ChainScenario:
         return {"risk_execution": {KEY_ENV: ANVIL_KEYS[0], DEPLOYMENT_ENV: str(self.deployment_file)}}
 
     def start(
-        self,
-        relay_socket: str,
-        ledgers: Sequence[Path],
-        *,
-        exchange_s: float = 0.0,
-        on_frame: Callable[[SyncEvent], None] | None = None,
+        self, relay_socket: str, *, exchange_s: float = 0.0, on_frame: Callable[[SwapSeen], None] | None = None
     ) -> None:
-        """Start the watcher (it first sends every pair's reserves), the market driver and the exchange feed.
+        """Start the watcher, the market driver, the traders, the competitor and the exchange feed.
 
         Args:
             relay_socket: the market-data relay the bridge reads.
-            ledgers: the risk_execution flows' ledgers: the driver mines a block only when none of them holds
-                an accepted opportunity between its simulation and its broadcast (:func:`executor_idle`).
             exchange_s: wall seconds of exchange quotes and trades to replay (0: none).
-            on_frame: called with every frame the watcher sends.
+            on_frame: called with every swap the watcher sends.
         """
-        assert self.deployment is not None, "prepare() first"
-        self.watcher = ChainWatcher(self.rpc_url, self.deployment.pairs, relay_socket, on_sent=on_frame).start()
+        assert self.deployment is not None and self.competitor is not None, "prepare() first"
+        # Blocks come every block_time_s: polling every 10 ms adds at most that to the feed, and spares the CPU.
+        self.watcher = ChainWatcher(
+            self.rpc_url, self.deployment.pools, relay_socket, poll_s=POLL_S, on_sent=on_frame
+        ).start()
         trader = Trader(self.w3, self.trader_signer, self.deployment)
         self.driver = MarketDriver(
             self.w3,
@@ -168,8 +182,14 @@ class ChainScenario:
             speed=self.speed,
             block_time_s=self.block_time_s,
             seed=self.seed,
-            ready=lambda: all(executor_idle(p) for p in ledgers),
         ).start()
+        if self.trader_signers:
+            usd = self.opening_prices()
+            self.traders = Traders(
+                self.w3, self.trader_signers, self.deployment, usd, block_time_s=self.block_time_s, seed=self.seed
+            ).start()
+        if self.competition > 0:
+            self.competitor.start()
         if exchange_s > 0:
             self._cex = threading.Thread(
                 target=self._replay_cex, args=(relay_socket, exchange_s), name="cex-feed", daemon=True
@@ -190,22 +210,28 @@ class ChainScenario:
             log.warning("exchange feed stopped: %s", exc)
 
     def check(self) -> None:
-        """Raise if the market driver stopped on an error.
+        """Raise if the market driver, the traders or the competitor stopped on an error.
 
         Raises:
             StackError: naming the error.
         """
-        if self.driver is not None and self.driver.error is not None:
-            msg = f"the chain market stopped: {self.driver.error}"
-            raise StackError(msg)
+        for name, part in (("chain market", self.driver), ("traders", self.traders)):
+            if part is not None and part.error is not None:
+                msg = f"the {name} stopped: {part.error}"
+                raise StackError(msg)
 
     def stop_market(self) -> None:
-        """End the swaps and the exchange feed; anvil mines every later transaction as it arrives."""
+        """End the swaps, the traders, the competitor and the exchange feed; anvil then mines every later
+        transaction as it arrives."""
         self._cex_stop.set()
         if self._cex is not None:
             self._cex.join(timeout=10)
+        if self.traders is not None:
+            self.traders.stop()
         if self.driver is not None:
             self.driver.stop()
+        if self.competitor is not None:
+            self.competitor.stop()
 
     def stop(self) -> None:
         """End the market and the watcher."""

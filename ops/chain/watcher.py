@@ -1,11 +1,20 @@
-"""Chain watcher: pair ``Sync`` logs -> Protocol V2 PoolSync frames on a relay socket.
+"""Chain watcher: the pools' ``Swap`` logs -> Protocol V2 PoolSwap frames on a relay socket (a swaps-only feed).
 
-This plays the AlphaPulse Polygon adapter's role for the local chain: it polls the node for new blocks, reads
-the ``Sync(uint112 reserve0, uint112 reserve1)`` logs of the watched pairs in block and log order, and writes one
-PoolSync TLV frame per log to the market-data relay (domain 1, source POLYGON_COLLECTOR, checksum 0, a sequence
-that increases by one per frame). On start it first sends every pair's current reserves, so the detector knows
-the pools before anything trades. The header and TLV timestamps are the time the frame was built, i.e. when the
-event entered the relay (the trace's ``relay_ns``).
+This plays the AlphaPulse Polygon adapter's role for the local chain, and sends what that adapter really sends:
+swaps, not pool state. It polls the node for new blocks, reads the ``Swap`` logs of the watched pools in block
+and log order, and writes one PoolSwap TLV frame per log to the market-data relay (domain 1, source
+POLYGON_COLLECTOR, checksum 0, a sequence that increases by one per frame):
+
+- a V2 pair's ``Swap(sender, amount0In, amount1In, amount0Out, amount1Out, to)`` becomes the net amounts in and
+  out (the pair's reserves after it are the reserves before plus ``amount_in`` less ``amount_out``, exactly);
+- a V3 pool's ``Swap(sender, recipient, amount0, amount1, sqrtPriceX96, liquidity, tick)`` (decoded by the
+  collector's :func:`flows.collector.abi.decode_log`) also carries the price, active liquidity and tick after it.
+
+Pool state comes from the chain collector (``market.pool_state``, end of block): the detectors' fold applies a
+swap only when it is newer than the collector's state it holds, so a swap of a block the collector already
+published is not counted twice, and a swap of a newer block moves the pool until the collector's state of that
+block arrives. The header and TLV timestamps are the time the frame was built, i.e. when the event entered the
+relay (the trace's ``relay_ns``).
 
     python -m ops.chain.watcher --rpc-url http://127.0.0.1:8545 --deployment FILE --relay-socket SOCK
 """
@@ -22,76 +31,100 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from eth_utils import keccak
 from web3 import Web3
 
+from flows.collector.abi import SWAP as V3_SWAP_TOPIC
+from flows.collector.abi import RawLog, Swap, decode_log, raw_log, topic, word
 from flows.errors import PulsearbError, StackError
 from flows.relay.client import RelayProducer
 from flows.relay.codec import encode_frame
 from flows.relay.protocol import RelayDomain, SourceType
-from flows.relay.tlv import PoolSync
+from flows.relay.tlv import PoolSwap
 from ops.chain.deploy import Deployment, PairInfo
-from ops.chain.tx import contract
 
 log = logging.getLogger(__name__)
 
-SYNC_TOPIC = "0x" + keccak(text="Sync(uint112,uint112)").hex()
+V2_SWAP_TOPIC = topic("Swap(address,uint256,uint256,uint256,uint256,address)")
 MAX_BLOCK_RANGE = 2_000
+_U128 = 1 << 128
 
 
 @dataclass(frozen=True, slots=True)
-class SyncEvent:
-    """One Sync log (or a start-up snapshot of reserves) as sent to the relay."""
+class SwapSeen:
+    """One Swap log as sent to the relay."""
 
-    pair: str
+    pool: str
     block_number: int
     log_index: int
-    reserve0: int
-    reserve1: int
     sent_ns: int
     sequence: int
 
 
-def sync_frame(pair: PairInfo, reserve0: int, reserve1: int, block_number: int, sequence: int, now_ns: int) -> bytes:
-    """A PoolSync frame for ``pair``'s reserves."""
-    tlv = PoolSync(
-        reserve0=reserve0,
-        reserve1=reserve1,
+def swap_tlv(pool: PairInfo, entry: RawLog, now_ns: int) -> PoolSwap | None:
+    """The PoolSwap TLV of a pool's ``Swap`` log, or None when the log is not one (or cannot be one TLV).
+
+    A V2 swap that pays both tokens in (a donation riding on a swap) has no single input token: it is left out,
+    and the collector's state of its block corrects the pool.
+    """
+    if pool.kind == "v3":
+        event = decode_log(entry)
+        if not isinstance(event, Swap):
+            return None
+        zero_in = event.amount0 > 0
+        amount_in, amount_out = (event.amount0, -event.amount1) if zero_in else (event.amount1, -event.amount0)
+        price, liquidity, tick = event.sqrt_price_x96, event.liquidity, event.tick
+    else:
+        if entry.topics[:1] != (V2_SWAP_TOPIC,) or len(entry.data) != 128:
+            return None
+        in0, in1, out0, out1 = (word(entry.data, i) for i in range(4))
+        d0, d1 = in0 - out0, in1 - out1  # what the pair's reserves gained
+        if (d0 > 0) == (d1 > 0):
+            return None
+        zero_in = d0 > 0
+        amount_in, amount_out = (d0, -d1) if zero_in else (d1, -d0)
+        price = liquidity = tick = 0
+    if not (0 <= amount_in < _U128 and 0 <= amount_out < _U128):
+        return None
+    tokens = (pool.token0, pool.token1) if zero_in else (pool.token1, pool.token0)
+    decimals = (pool.token0_decimals, pool.token1_decimals)
+    return PoolSwap(
+        amount_in=amount_in,
+        amount_out=amount_out,
+        liquidity_after=liquidity,
         timestamp_ns=now_ns,
-        block_number=block_number,
-        venue=pair.venue,
-        token0_decimals=pair.token0_decimals,
-        token1_decimals=pair.token1_decimals,
-        pool_address=pair.address,
-        token0_addr=pair.token0,
-        token1_addr=pair.token1,
-    )
-    return encode_frame(
-        RelayDomain.MARKET_DATA, SourceType.POLYGON_COLLECTOR, [tlv], sequence=sequence, timestamp_ns=now_ns
+        block_number=entry.block_number,
+        tick_after=tick,
+        venue=pool.venue,
+        amount_in_decimals=decimals[0] if zero_in else decimals[1],
+        amount_out_decimals=decimals[1] if zero_in else decimals[0],
+        pool_address=pool.address,
+        token_in_addr=tokens[0],
+        token_out_addr=tokens[1],
+        sqrt_price_x96_after=price,
     )
 
 
 class ChainWatcher:
-    """Polls a node for pair Sync logs and writes them to a relay, in a background thread.
+    """Polls a node for the pools' Swap logs and writes them to a relay, in a background thread.
 
     Args:
         rpc_url: JSON-RPC endpoint.
-        pairs: the pairs to watch.
+        pools: the pools to watch (V2 pairs and V3 pools).
         relay_socket: the market-data relay socket.
         poll_s: pause between polls when nothing is new, seconds.
-        on_sent: called with each event after its frame was written (benchmarks and tests).
+        on_sent: called with each swap after its frame was written (benchmarks and tests).
     """
 
     def __init__(
         self,
         rpc_url: str,
-        pairs: Sequence[PairInfo],
+        pools: Sequence[PairInfo],
         relay_socket: str | Path,
         poll_s: float = 0.005,
-        on_sent: Callable[[SyncEvent], None] | None = None,
+        on_sent: Callable[[SwapSeen], None] | None = None,
     ) -> None:
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
-        self.pairs = {p.address.lower(): p for p in pairs}
+        self.pools = {p.address.lower(): p for p in pools}
         self.relay_socket = Path(relay_socket)
         self.poll_s = poll_s
         self.on_sent = on_sent
@@ -100,29 +133,16 @@ class ChainWatcher:
         self.frames = 0
         self.error: BaseException | None = None
         self._stop = threading.Event()
-        self._paused = threading.Event()
         self._thread: threading.Thread | None = None
         self._producer: RelayProducer | None = None
 
     def start(self) -> ChainWatcher:
-        """Connect to the relay, send the current reserves of every pair, and start following new blocks."""
+        """Connect to the relay and start following the blocks after the current head."""
         self._producer = RelayProducer(self.relay_socket).open()
-        head = self.w3.eth.block_number
-        for pair in self.pairs.values():
-            r0, r1, _ = contract(self.w3, "PulsePair", pair.address).functions.getReserves().call(block_identifier=head)
-            self._send(pair, int(r0), int(r1), head, -1)
-        self.last_block = head
+        self.last_block = self.w3.eth.block_number
         self._thread = threading.Thread(target=self._run, name="chain-watcher", daemon=True)
         self._thread.start()
         return self
-
-    def pause(self) -> None:
-        """Stop reading new blocks (they are read, in order, after :meth:`resume`)."""
-        self._paused.set()
-
-    def resume(self) -> None:
-        """Continue after :meth:`pause`."""
-        self._paused.clear()
 
     def stop(self) -> None:
         """Stop the thread and close the relay connection."""
@@ -132,58 +152,64 @@ class ChainWatcher:
         if self._producer is not None:
             self._producer.close()
 
-    def _send(self, pair: PairInfo, r0: int, r1: int, block: int, log_index: int) -> None:
-        assert self._producer is not None
-        self.sequence += 1
-        now = time.time_ns()
-        self._producer.send(sync_frame(pair, r0, r1, block, self.sequence, now))
-        self.frames += 1
-        if self.on_sent is not None:
-            self.on_sent(SyncEvent(pair.address, block, log_index, r0, r1, now, self.sequence))
+    def _rpc(self, method: str, params: list) -> object:
+        reply = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if "error" in reply:
+            msg = f"{method}: {reply['error']}"
+            raise StackError(msg)
+        return reply["result"]
 
     def poll_once(self) -> int:
-        """Read the Sync logs of the blocks after the last one read; returns how many frames were sent."""
-        head = self.w3.eth.block_number
+        """Read the Swap logs of the blocks after the last one read; returns how many frames were sent."""
+        head = int(str(self._rpc("eth_blockNumber", [])), 16)
         if head <= self.last_block:
             return 0
         start = self.last_block + 1
         end = min(head, start + MAX_BLOCK_RANGE - 1)
-        logs = self.w3.eth.get_logs(
-            {
-                "fromBlock": start,
-                "toBlock": end,
-                "address": [Web3.to_checksum_address(a) for a in self.pairs],
-                "topics": [SYNC_TOPIC],
-            }
+        found = self._rpc(
+            "eth_getLogs",
+            [
+                {
+                    "fromBlock": hex(start),
+                    "toBlock": hex(end),
+                    "address": [Web3.to_checksum_address(a) for a in self.pools],
+                    "topics": [[V2_SWAP_TOPIC, V3_SWAP_TOPIC]],
+                }
+            ],
         )
+        assert self._producer is not None
         sent = 0
-        for entry in sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"])):
-            pair = self.pairs.get(str(entry["address"]).lower())
-            if pair is None:
+        for entry in sorted((raw_log(e) for e in found), key=lambda e: (e.block_number, e.log_index)):  # type: ignore[union-attr]
+            pool = self.pools.get(entry.address)
+            now = time.time_ns()
+            tlv = swap_tlv(pool, entry, now) if pool is not None and not entry.removed else None
+            if tlv is None:
                 continue
-            data = bytes(entry["data"])
-            r0, r1 = int.from_bytes(data[:32], "big"), int.from_bytes(data[32:64], "big")
-            self._send(pair, r0, r1, int(entry["blockNumber"]), int(entry["logIndex"]))
+            self.sequence += 1
+            frame = encode_frame(
+                RelayDomain.MARKET_DATA, SourceType.POLYGON_COLLECTOR, [tlv], sequence=self.sequence, timestamp_ns=now
+            )
+            self._producer.send(frame)
+            self.frames += 1
             sent += 1
+            if self.on_sent is not None:
+                self.on_sent(SwapSeen(entry.address, entry.block_number, entry.log_index, now, self.sequence))
         self.last_block = end
         return sent
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self._paused.is_set():
-                time.sleep(self.poll_s)
-                continue
             try:
                 if self.poll_once() == 0:
                     time.sleep(self.poll_s)
-            except (PulsearbError, OSError, ValueError) as exc:
+            except (PulsearbError, OSError, ValueError, KeyError) as exc:
                 self.error = exc
                 log.warning("chain watcher: %s", exc)
                 time.sleep(0.5)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: watch the deployment's pairs until SIGTERM/SIGINT."""
+    """Command line: watch the deployment's pools until SIGTERM/SIGINT."""
     p = argparse.ArgumentParser(prog="python -m ops.chain.watcher", description=__doc__.split("\n\n")[0])
     p.add_argument("--rpc-url", required=True)
     p.add_argument("--deployment", required=True, type=Path)
@@ -195,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: done.set())
     try:
         deployment = Deployment.read(args.deployment)
-        watcher = ChainWatcher(args.rpc_url, deployment.pairs, args.relay_socket, poll_s=args.poll_ms / 1000).start()
+        watcher = ChainWatcher(args.rpc_url, deployment.pools, args.relay_socket, poll_s=args.poll_ms / 1000).start()
     except (PulsearbError, OSError, ValueError, KeyError) as exc:
         print(f"watcher: error: {exc}", file=sys.stderr)
         return 2

@@ -14,17 +14,17 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from flows.execution.outcome import SKIPPED, classify
 from schemas.serde import codec, from_i256, from_u256
 from sinks.kafka import client_config
 
 TALLIED = ("arb.opportunity", "arb.decision", "arb.execution")
-SKIPPED = "skipped"
-"""Outcome shown for a ``failed`` execution whose simulation refused it (nothing was sent: a stale view)."""
 
 
 def outcome(status: str, reason: str | None) -> str:
-    """The outcome to show: the execution status, or :data:`SKIPPED` when the simulation stopped it."""
-    return SKIPPED if status == "failed" and (reason or "").startswith("simulation") else status
+    """The outcome to show: the execution status, or :data:`SKIPPED` (``failed`` at simulation: nothing was sent,
+    a stale view) as :func:`flows.execution.outcome.classify` says."""
+    return SKIPPED if classify(status, reason, 0, 0) == SKIPPED else status
 
 
 __all__ = ["SKIPPED", "TALLIED", "Tally", "TallyView", "TokenPnl", "outcome"]
@@ -56,6 +56,8 @@ class TallyView:
     rejected: int = 0
     reasons: Mapping[str, int] = field(default_factory=dict)  # rejection reason -> count
     statuses: Mapping[str, int] = field(default_factory=dict)  # execution outcome (:func:`outcome`) -> count
+    outcomes: Mapping[str, int] = field(default_factory=dict)  # flows.execution.outcome.classify -> count
+    gas_lost_wei: int = 0  # gas paid by executions that reverted on chain
     exact: int = 0  # mined with realized profit == predicted, to the raw unit
     pnl: tuple[TokenPnl, ...] = ()
     undecided: int = 0  # opportunities with no decision yet
@@ -126,11 +128,13 @@ class Tally:
         elif topic == decisions:
             self._decisions[rec["opportunity_id"]] = (rec["accepted"], rec["reason"])
         else:
+            realized, predicted = from_i256(rec["realized_profit"]), from_i256(rec["predicted_profit"])
             self._executions[rec["opportunity_id"]] = {
                 "status": outcome(rec["status"], rec["revert_reason"]),
+                "outcome": classify(rec["status"], rec["revert_reason"], predicted, realized),
                 "token_in": rec["token_in"],
-                "realized": from_i256(rec["realized_profit"]),
-                "predicted": from_i256(rec["predicted_profit"]),
+                "realized": realized,
+                "predicted": predicted,
                 "gas_cost_wei": from_u256(rec["gas_cost_wei"]),
             }
 
@@ -143,10 +147,14 @@ class Tally:
                 if not ok:
                     reasons[reason] = reasons.get(reason, 0) + 1
             statuses: dict[str, int] = {}
+            outcomes: dict[str, int] = {}
             pnl: dict[str, TokenPnl] = {}
-            exact = 0
+            exact = gas_lost = 0
             for e in self._executions.values():
                 statuses[e["status"]] = statuses.get(e["status"], 0) + 1
+                outcomes[e["outcome"]] = outcomes.get(e["outcome"], 0) + 1
+                if e["status"] == "reverted":
+                    gas_lost += e["gas_cost_wei"]
                 if e["status"] != "mined":
                     continue
                 exact += e["realized"] == e["predicted"]
@@ -166,6 +174,8 @@ class Tally:
                 rejected=len(self._decisions) - len(accepted),
                 reasons=reasons,
                 statuses=statuses,
+                outcomes=outcomes,
+                gas_lost_wei=gas_lost,
                 exact=exact,
                 pnl=tuple(pnl.values()),
                 undecided=len(self._opportunities - self._decisions.keys()),

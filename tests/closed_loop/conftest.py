@@ -21,7 +21,7 @@ from ops.stack.stack import StackInfo
 from ops.topics import admin_client, apply, load_topics
 
 SPECS = Path(__file__).resolve().parent / "specs"
-USED = ("market.pool_sync", "arb.opportunity", "arb.decision", "arb.execution")
+USED = ("market.pool_sync", "market.pool_state", "market.pool_swap", "arb.opportunity", "arb.decision", "arb.execution")
 DLQS = ("dlq.cl_cross_dex", "dlq.cl_risk_execution", "dlq.relay")
 
 
@@ -73,7 +73,10 @@ class Loop:
 def loop(broker_stack: StackInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     reset_topics(broker_stack.bootstrap)
     state = tmp_path_factory.mktemp("closed-loop")
-    chain = ChainLoop(broker_stack.bootstrap, state, SPECS / "cross_dex.yaml", SPECS / "risk_execution.yaml")
+    # The V2 pairs only: each test's dislocation has one cross-venue cycle (a V3 pool would add a second one).
+    chain = ChainLoop(
+        broker_stack.bootstrap, state, SPECS / "cross_dex.yaml", SPECS / "risk_execution.yaml", kinds=("v2",)
+    )
     running = None
     try:
         chain.start()

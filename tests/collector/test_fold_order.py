@@ -49,9 +49,19 @@ def test_a_swap_of_the_collectors_block_arriving_later_is_not_counted_twice() ->
     held, s2 = fold_event(held, alphapulse_swap(8, 11, 100, 170, ts=9_500))
     assert (s2.reserve0, s2.reserve1, s2.block_number) == (1_200, 1_650, 11)
     held, s3 = fold_event(held, collector_v2(2, 11, 1_200, 1_650, ts=6_000))
-    assert (s3.reserve0, s3.reserve1) == (1_200, 1_650) and held.position[1] == BLOCK_END
+    # the confirmation is held (its block is covered now) but not emitted: nothing new to detect
+    assert s3 is None and (held.state.reserve0, held.state.reserve1, held.position[1]) == (1_200, 1_650, BLOCK_END)
+    assert fold_event(held, alphapulse_swap(9, 11, 100, 170, ts=9_600))[1] is None  # its block is covered
     # the same state again (a replay) changes nothing
     assert fold_event(held, collector_v2(2, 11, 1_200, 1_650, ts=6_000))[1] is None
+    # a state that differs from what the swaps gave (one was missed) corrects the pool, and is emitted
+    held, s4 = fold_event(held, alphapulse_swap(10, 12, 100, 150, ts=9_700))
+    held, s5 = fold_event(held, collector_v2(3, 12, 1_350, 1_420, ts=7_000))
+    assert (s4.reserve0, s4.reserve1) == (1_300, 1_500) and (s5.reserve0, s5.reserve1, s5.block_number) == (
+        1_350,
+        1_420,
+        12,
+    )
 
 
 def test_without_collector_states_the_order_is_as_before() -> None:

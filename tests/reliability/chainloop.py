@@ -1,8 +1,9 @@
 """The closed loop on anvil for the execution drills, with the executor reaching the node only through an RpcProxy.
 
-Everything else (deployment, trader, chain watcher, the drill's own checks) talks to anvil directly, so a fault
-injected in the proxy is seen by the risk_execution flow alone, as when its RPC provider fails. Also here: what the
-chain itself says about double sends (transactions and ``Arbitrage`` events per opportunity id, the nonce sequence).
+Everything else (deployment, trader, chain collector and watcher, the drill's own checks) talks to anvil directly,
+so a fault injected in the proxy is seen by the risk_execution flow alone, as when its RPC provider fails. Also
+here: what the chain itself says about double sends (transactions and ``Arbitrage`` events per opportunity id, the
+nonce sequence).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class ProxiedLoop(ChainLoop):
     """A :class:`ChainLoop` whose risk_execution flow gets the proxy's URL and a metrics port of its own."""
 
     def __init__(self, bootstrap: str, state_dir: Path) -> None:
-        super().__init__(bootstrap, state_dir, DETECTOR_TEMPLATE, RISK_TEMPLATE)
+        super().__init__(bootstrap, state_dir, DETECTOR_TEMPLATE, RISK_TEMPLATE, kinds=("v2",))  # one cycle each
         self.proxy: RpcProxy | None = None
         self.metrics_port = free_port()
 

@@ -29,8 +29,8 @@ from web3 import Web3
 from flows.execution.signer import Signer
 from flows.relay.protocol import RelayDomain
 from flows.relay.server import RelayServer
-from flows.spec import SPECS_DIR, load_specs
-from ops.chain.bind import render_spec
+from flows.spec import SPECS_DIR, load_spec, load_specs
+from ops.chain.bind import bind_specs, render_spec
 from ops.chain.deploy import ANVIL_KEYS, deploy
 from ops.chain.loop import TopicReader
 from ops.chain.market import Trader
@@ -134,6 +134,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         trader_signer = Signer.from_key(ANVIL_KEYS[1])
         deployment = deploy(w3, Signer.from_key(key), trader=trader_signer.address)
         specs = {kind: render_spec(t, deployment, home / "specs") for kind, t in TEMPLATES.items()}
+        [specs["collector"]] = bind_specs([load_spec(SPECS_DIR / "collector.yaml")], deployment, home / "specs")
         relay = RelayServer(home / "relay", domains=(RelayDomain.MARKET_DATA,), mode=0o600).start()
         socket = str(relay.socket_path(RelayDomain.MARKET_DATA))
         apply(info.bootstrap or "", load_topics(specs=[*load_specs(), *specs.values()]))
@@ -146,6 +147,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         boot = ["--bootstrap", info.bootstrap or "", "--root", str(root)]
         outputs: dict[str, bytes] = {}
         first = [str(SPECS_DIR / "archive.yaml"), str(SPECS_DIR / "bridge.yaml"), str(specs["risk_execution"].path)]
+        first.append(str(specs["collector"].path))  # the detector's pool states (the watcher sends swaps only)
         for name, args in {
             "deploy": ("flows", "deploy", *boot, "--relay-socket", socket, "--specs", *first),
             "deploy detector": ("flows", "deploy", *boot, "--processes", "2", "--specs", str(specs["detector"].path)),
@@ -153,7 +155,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
             done = _cli(env, *args)
             outputs[f"cli {name}"] = done.stdout + done.stderr
             assert done.returncode == 0, (done.stdout + done.stderr).decode(errors="replace")
-        watcher = ChainWatcher(info.rpc_url or "", deployment.pairs, socket).start()
+        watcher = ChainWatcher(info.rpc_url or "", deployment.pools, socket).start()
         trader = Trader(w3, trader_signer, deployment)
         executions = TopicReader(info.bootstrap or "", "arb.execution")
         try:

@@ -1,4 +1,4 @@
-"""Binding flows/specs to a chain deployment, and the ledger check the chain market waits on."""
+"""Binding flows/specs to a chain deployment: detectors, risk_execution and the chain collector."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from flows.builders.collector import load_config
 from flows.errors import ConfigError
-from flows.execution.ledger import FINAL, PENDING, SENDING, Entry, Ledger
 from flows.spec import load_specs
+from flows.strategies.params import params_from_mapping
 from ops.chain.bind import BINDINGS, bind_specs, merge, render_spec
 from ops.chain.deploy import Deployment, PairInfo, TokenInfo
-from ops.chain.scenario import executor_idle
 
 USDC = "0x" + "11" * 20
 WETH = "0x" + "22" * 20
@@ -33,11 +33,12 @@ def _deployment() -> Deployment:
             "USDC": TokenInfo("USDC", USDC, 6),
             "WBTC": TokenInfo("WBTC", WBTC, 8),
         },
-        factories={300: "0x" + "01" * 20, 302: "0x" + "02" * 20},
+        factories={300: "0x" + "01" * 20, 301: "0x" + "03" * 20, 302: "0x" + "02" * 20},
         pairs=[
             PairInfo("0x" + "a1" * 20, 300, 30, USDC, WETH, 6, 18),
             PairInfo("0x" + "a2" * 20, 302, 25, USDC, WETH, 6, 18),
         ],
+        v3_pools=[PairInfo("0x" + "b1" * 20, 301, 5, USDC, WETH, 6, 18, "v3", 500, 10)],
     )
 
 
@@ -67,6 +68,22 @@ def test_every_spec_binds_to_the_chain_and_keeps_its_own_settings(tmp_path: Path
                 assert (market["base"], market["quote"]) in ((WETH, USDC), (WBTC, USDC)), name
                 assert market["taker_fee_bps"] == own["cex_markets"][name]["taker_fee_bps"]
             assert b.path.parent == tmp_path
+            # The catalog knows every pool, V3 included, with its fee and tick spacing.
+            pools = params_from_mapping(b.name, params).pools
+            assert {(a, m.venue, m.fee_bps, m.v3, m.tick_spacing) for a, m in pools.items()} == {
+                ("0x" + "a1" * 20, 300, 30, False, 0),
+                ("0x" + "a2" * 20, 302, 25, False, 0),
+                ("0x" + "b1" * 20, 301, 5, True, 10),
+            }
+        elif spec.kind == "collector":  # the local chain's factories and every pool, on chain 31337
+            config = load_config(b)
+            assert config.chain_id == 31337 and b.inputs == spec.inputs and b.outputs == spec.outputs
+            assert {(f.address, f.kind, f.venue, f.fee_bps, f.discover) for f in config.factories} == {
+                ("0x" + "01" * 20, "v2", 300, 30, False),
+                ("0x" + "02" * 20, "v2", 302, 25, False),
+                ("0x" + "03" * 20, "v3", 301, 30, False),  # a V3 pool's fee is read from the pool
+            }
+            assert set(config.pools) == {"0x" + "a1" * 20, "0x" + "a2" * 20, "0x" + "b1" * 20}
         elif spec.kind == "risk_execution":
             limits = b.risk["limits"]
             assert limits["max_notional"][USDC] == 150_000 * 10**6 and limits["max_in_flight"] == 1
@@ -88,21 +105,3 @@ def test_a_placeholder_without_a_value_is_one_clear_error(tmp_path: Path) -> Non
     template.write_text("name: ${NOPE}\n")
     with pytest.raises(ConfigError, match=r"placeholder \$\{NOPE\} has no value"):
         render_spec(template, _deployment(), tmp_path / "out")
-
-
-def test_the_executor_is_idle_unless_an_accepted_opportunity_is_not_yet_broadcast(tmp_path: Path) -> None:
-    path = tmp_path / "risk_execution" / "flow.sqlite"
-    assert executor_idle(path)  # no ledger yet
-    path.parent.mkdir()
-    ledger = Ledger(path)
-    try:
-        assert executor_idle(path)
-        ledger.record_decision("rejected", 1, False, "min_net_profit", b"r", {})
-        assert executor_idle(path)
-        ledger.record_decision("opp", 2, True, "accepted", b"a", {})
-        assert not executor_idle(path)  # decided, simulating
-        for state, idle in ((SENDING, False), (PENDING, True), (FINAL, True)):
-            ledger.write_execution(Entry("opp", state, 7), 3)
-            assert executor_idle(path) is idle, state
-    finally:
-        ledger.close()
