@@ -23,7 +23,7 @@ from flows.execution.ledger import FINAL, Ledger
 from flows.execution.outcome import Finished
 from flows.execution.records import decision_record, execution_record, outcome
 from flows.opportunity import Opportunity
-from flows.risk.engine import Decision, Market, Reason, decide
+from flows.risk.engine import HEADLESS_CHECKS, Decision, Market, Reason, decide
 from flows.risk.kill_switch import KillSwitch
 from flows.risk.limits import RiskLimits
 from flows.risk.state import OpenTrade, RiskState, from_dict, opened, released, settled, to_dict
@@ -173,21 +173,25 @@ class RiskExecution:
                 emits.append(Emit(self.executions_topic, key, entry.record, "execution", "replayed"))
             return emits
         head: Head | None = None
+        market = Market(
+            now_ns=self.clock(),
+            kill_switch=self.kill_switch.is_on(),
+            chain_id=self.executor.chain_id if self.executor is not None else None,
+            already_executed=self.ledger is not None and self.ledger.execution(opp.id) is not None,
+        )
         decision: Decision | None = None
         if self.chain is not None:
-            try:
-                head = self.chain.head()
-            except ExecutionError as exc:
-                decision = Decision(False, Reason.CHAIN_UNAVAILABLE, "a reachable RPC endpoint", str(exc))
+            early = decide(opp, self.state, self.limits, market, HEADLESS_CHECKS)  # no RPC for a certain rejection
+            if not early.accepted:
+                decision = early
+            else:
+                try:
+                    head = self.chain.head()
+                except ExecutionError as exc:
+                    decision = Decision(False, Reason.CHAIN_UNAVAILABLE, "a reachable RPC endpoint", str(exc))
         if decision is None:
-            market = Market(
-                now_ns=self.clock(),
-                kill_switch=self.kill_switch.is_on(),
-                head_block=head.number if head else None,
-                base_fee_wei=head.base_fee_wei if head else None,
-                chain_id=self.executor.chain_id if self.executor is not None else None,
-                already_executed=self.ledger is not None and self.ledger.execution(opp.id) is not None,
-            )
+            if head is not None:
+                market = replace(market, head_block=head.number, base_fee_wei=head.base_fee_wei)
             decision = decide(opp, self.state, self.limits, market)
         decided_ns = self.clock()
         trace = dict(opp.trace) | {"risk_in_ns": risk_in_ns, "decision_ns": decided_ns}

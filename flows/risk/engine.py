@@ -256,19 +256,27 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def decide(opp: Opportunity, state: RiskState, limits: RiskLimits, market: Market) -> Decision:
-    """Run every check in order; the first rejection decides.
+#: The checks before the first one that reads the chain head: a rejection by one of them is final whatever the head
+#: says, so the service decides those without asking the node (a detect-only cex_dex leg costs no RPC round trip).
+HEADLESS_CHECKS: tuple[Check, ...] = CHECKS[: CHECKS.index(check_quote_age)]
+
+
+def decide(
+    opp: Opportunity, state: RiskState, limits: RiskLimits, market: Market, checks: tuple[Check, ...] = CHECKS
+) -> Decision:
+    """Run the checks in order; the first rejection decides.
 
     Args:
         opp: the opportunity.
         state: trades in flight, cooldowns, today's PnL, the breaker.
         limits: the configured limits.
         market: time, chain head and kill switch.
+        checks: which checks (:data:`HEADLESS_CHECKS` for those that do not need the chain head).
 
     Returns:
         An accepted decision, or a rejection with its reason code, limit value and observed value.
     """
-    for check in CHECKS:
+    for check in checks:
         try:
             check(opp, state, limits, market)
         except RiskRejected as rejected:

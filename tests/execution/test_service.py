@@ -179,3 +179,22 @@ def test_the_key_never_appears_in_logs_records_or_errors(
         assert all(form not in t for t in texts)
         assert all(form.encode() not in b and bytes.fromhex(key) not in b for b in blobs)
     assert replace(opp, id="x").id == "x"
+
+
+def test_a_certain_rejection_asks_the_node_nothing(env: Env, tmp_path: Path, ledger: Ledger) -> None:
+    """A cex leg (detect-only) is rejected before the chain head is read: with a dead endpoint the reason is still
+    ``not_executable``, not ``chain_unavailable``, and an executable opportunity on the same service does ask."""
+    svc = RiskExecution(
+        limits=make_limits(max_notional=TokenLimit({}, 10**15)),
+        kill_switch=KillSwitch(tmp_path),
+        ledger=ledger,
+        chain=Chain.connect("http://127.0.0.1:9", timeout_s=0.5),  # discard port: nothing answers
+        executor=None,
+    )
+    env.dislocate()
+    opp = env.opportunity()
+    cex = replace(opp, id="c" * 32, kinds=("cex", *opp.kinds[1:]))
+    [emit] = svc.on_opportunity(cex, 1)
+    assert DECISIONS.decode(emit.value)["reason"] == "not_executable"
+    [emit] = svc.on_opportunity(opp, 2)
+    assert DECISIONS.decode(emit.value)["reason"] == "chain_unavailable"
