@@ -46,7 +46,7 @@ from flows.builders.archive import archive_flow  # noqa: E402
 from flows.builders.common import RunEnv  # noqa: E402
 from flows.connectors.stop import STOP  # noqa: E402
 from flows.spec import load_spec  # noqa: E402
-from ops.stack import stack  # noqa: E402
+from ops.simulator.stack import stack  # noqa: E402
 from schemas.serde import codec  # noqa: E402
 from sinks.archive import to_columns  # noqa: E402
 from sinks.clickhouse import query_rows, session  # noqa: E402

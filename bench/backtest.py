@@ -8,7 +8,7 @@ Runs on an embedded ClickHouse store it creates in a temporary directory, and me
   strategy, gas), opportunities collected (not stored);
 - baseline: a plain ``SELECT *`` of the same rows into Python rows through the same client.
 
-The market is the local market of ``pulsearb up`` (``ops/market/model.py``: two venues x three pairs following
+The market is the local market of ``pulsearb up`` (``ops/simulator/market/model.py``: two venues x three pairs following
 real Coinbase minute bars, one venue lagging, occasional shocks) plus its gas prices: ``--blocks`` blocks are
 generated as Protocol V2 frames, routed by the bridge's own code into ``market.pool_sync`` and
 ``market.gas_price`` records, and archived through the archive's writer; that market is archived ``--copies``
@@ -40,7 +40,7 @@ from flows.builders.replay import Replay  # noqa: E402
 from flows.relay.codec import decode_frame  # noqa: E402
 from flows.spec import SPECS_DIR, load_spec  # noqa: E402
 from ops.cli.backtest import replay_archive  # noqa: E402
-from ops.market.model import BLOCK_TIME_NS, market_frames  # noqa: E402
+from ops.simulator.market.model import BLOCK_TIME_NS, market_frames  # noqa: E402
 from schemas.serde import codec  # noqa: E402
 from sinks.backtest import read_records  # noqa: E402
 from sinks.clickhouse import connect, query_rows, session  # noqa: E402

@@ -20,7 +20,7 @@ Runs on a local stack it starts itself (a Tansu broker on a free loopback port) 
   untimed (connections, metadata); then the clock runs from the first byte written to the relay socket (or the
   first produce) until the topic holds every record (end offsets from fetch watermarks) or the producer flushed.
 
-Frames are the local market's (ops/market: PoolSync frames from real Coinbase minute bars, with CRCs). Goals
+Frames are the local market's (ops/simulator/market: PoolSync frames from real Coinbase minute bars, with CRCs). Goals
 (docs/architecture.md, issue 13): decode >= 1M frames/s per core; bridge >= 100k records/s per process and >= 0.25
 of raw produce. The last line is the JSON object of DESIGN.md's benchmark section, with sample counts.
 
@@ -56,12 +56,12 @@ from flows.relay.header import HEADER_STRUCT  # noqa: E402
 from flows.relay.tlv import TLV_CLASSES  # noqa: E402
 from flows.run import _tune_gc  # noqa: E402
 from flows.spec import SPECS_DIR, load_spec  # noqa: E402
-from ops.flowproc import FlowProcess  # noqa: E402
-from ops.kafka_counts import TopicCounter  # noqa: E402
-from ops.market import model  # noqa: E402
-from ops.stack import stack  # noqa: E402
-from ops.topics import apply as apply_topics  # noqa: E402
-from ops.topics import load_topics  # noqa: E402
+from ops.control.flowproc import FlowProcess  # noqa: E402
+from ops.control.kafka_counts import TopicCounter  # noqa: E402
+from ops.control.topics import apply as apply_topics  # noqa: E402
+from ops.control.topics import load_topics  # noqa: E402
+from ops.simulator.market import model  # noqa: E402
+from ops.simulator.stack import stack  # noqa: E402
 from schemas.serde import codec  # noqa: E402
 from sinks.kafka import producer_config  # noqa: E402
 

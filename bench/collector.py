@@ -58,9 +58,9 @@ from flows.collector.state import V2State, V3State  # noqa: E402
 from flows.connectors.rpc import JsonRpc  # noqa: E402
 from flows.execution.abi import load_artifact  # noqa: E402
 from flows.execution.signer import Signer  # noqa: E402
-from ops.chain.uniswap import load_genuine, v2_pair_address, v3_pool_address  # noqa: E402
-from ops.stack import process  # noqa: E402
-from ops.stack.chain import chain_spec, rpc_call  # noqa: E402
+from ops.simulator.chain.uniswap import load_genuine, v2_pair_address, v3_pool_address  # noqa: E402
+from ops.simulator.stack import process  # noqa: E402
+from ops.simulator.stack.chain import chain_spec, rpc_call  # noqa: E402
 from schemas.serde import codec  # noqa: E402
 
 BIG = 10**45

@@ -65,11 +65,11 @@ from flows.relay.server import RelayServer  # noqa: E402
 from flows.relay.tlv import PoolSync  # noqa: E402
 from flows.run import _tune_gc  # noqa: E402
 from flows.spec import SPECS_DIR, load_spec  # noqa: E402
-from ops.flowproc import FlowProcess  # noqa: E402
-from ops.replay import replay  # noqa: E402
-from ops.stack import stack  # noqa: E402
-from ops.topics import apply as apply_topics  # noqa: E402
-from ops.topics import load_topics  # noqa: E402
+from ops.control.flowproc import FlowProcess  # noqa: E402
+from ops.control.topics import apply as apply_topics  # noqa: E402
+from ops.control.topics import load_topics  # noqa: E402
+from ops.simulator.replay import replay  # noqa: E402
+from ops.simulator.stack import stack  # noqa: E402
 from schemas.serde import codec, u256  # noqa: E402
 from sinks.kafka import KafkaWriter, client_config  # noqa: E402
 
@@ -281,8 +281,8 @@ def read_records(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]
 
 
 def count_records(bootstrap: str, topic: str) -> int:
-    """Records on a topic (fetch watermarks, as ops/kafka_counts.py reads them)."""
-    from ops.kafka_counts import TopicCounter
+    """Records on a topic (fetch watermarks, as ops/control/kafka_counts.py reads them)."""
+    from ops.control.kafka_counts import TopicCounter
 
     counter = TopicCounter(bootstrap)
     try:
@@ -342,7 +342,7 @@ def drain(bootstrap: str, frames_sent: int, collector: Collector, limit_s: float
     Empty means: ``market.pool_sync`` holds every frame sent (the bridge is done), the opportunity topic has not
     grown for a second (the detector is done), and the consumer has received as many records as the topic holds.
     """
-    from ops.kafka_counts import TopicCounter
+    from ops.control.kafka_counts import TopicCounter
 
     counter = TopicCounter(bootstrap)
     started = time.monotonic()

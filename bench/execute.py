@@ -5,8 +5,8 @@ What it measures: a local Tansu broker, anvil with the market deployed on the ge
 venues and a V3 venue: USDC/WETH on each), the chain collector (exact pool states -> ``market.pool_state``), the
 chain watcher feeding the pools' Swap logs as PoolSwap frames into a relay, and the flows bridge -> detector
 (cross_dex) -> risk_execution as processes, on one-partition topics; and a competing searcher
-(:mod:`ops.chain.compete`: its own ArbExecutor, pulsearb's own sizing) that back-runs a dislocation it finds with
-probability ``--competition`` (default 0.3). The chain mines each transaction as it arrives, so whoever sends first
+(:mod:`ops.simulator.chain.compete`: its own ArbExecutor, pulsearb's own sizing) that back-runs a dislocation it finds
+with probability ``--competition`` (default 0.3). The chain mines each transaction as it arrives, so whoever sends first
 takes a dislocation. After 2 warm-up rounds, a trader makes 50 dislocating swaps, one at a time, alternating V2
 venues and direction; for each, the latency is from the dislocation entering the pipeline (the swap's frame
 entering the relay, trace ``relay_ns``, or the collector's state of its block, ``collector_ns``, whichever the
@@ -48,17 +48,17 @@ from confluent_kafka.admin import AdminClient, NewTopic
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from base.errors import StackError  # noqa: E402
+from base.trace import STAGES  # noqa: E402
 from flows.amm.v2 import get_amount_out  # noqa: E402
-from flows.errors import StackError  # noqa: E402
 from flows.execution.outcome import classify  # noqa: E402
 from flows.execution.signer import Signer  # noqa: E402
-from flows.trace import STAGES  # noqa: E402
-from ops.chain.compete import Competitor, detector_params  # noqa: E402
-from ops.chain.deploy import PairInfo  # noqa: E402
-from ops.chain.loop import ChainLoop, TopicReader  # noqa: E402
-from ops.chain.traders import COMPETITOR_KEY  # noqa: E402
-from ops.stack import stack  # noqa: E402
-from ops.topics import apply, load_topics  # noqa: E402
+from ops.control.topics import apply, load_topics  # noqa: E402
+from ops.simulator.chain.compete import Competitor, detector_params  # noqa: E402
+from ops.simulator.chain.deploy import PairInfo  # noqa: E402
+from ops.simulator.chain.loop import ChainLoop, TopicReader  # noqa: E402
+from ops.simulator.chain.traders import COMPETITOR_KEY  # noqa: E402
+from ops.simulator.stack import stack  # noqa: E402
 from schemas.serde import from_i256  # noqa: E402
 
 DISLOCATIONS = 50

@@ -1,6 +1,7 @@
 """Benchmark: how long ``pulsearb kill-switch on`` takes to stop every broadcast of a busy executor.
 
-What it measures: anvil with the local market deployed (ops.chain.deploy) and automine off, so every transaction
+What it measures: anvil with the local market deployed (ops.simulator.chain.deploy) and automine off, so every
+transaction
 stays pending; the production :class:`flows.execution.executor.Executor` on a worker thread, submitting a fresh
 opportunity every ``--interval-ms`` (simulate, sign, ledger fsync, send) and polling its transactions in flight,
 whose replace-or-cancel policy (receipt timeout 50 ms) keeps sending fee-bumped replacements and cancellations.
@@ -55,11 +56,11 @@ from flows.execution.signer import Signer  # noqa: E402
 from flows.risk.kill_switch import KillSwitch  # noqa: E402
 from flows.strategies import cross_dex  # noqa: E402
 from flows.strategies.params import StrategyParams  # noqa: E402
-from ops.chain.deploy import ANVIL_KEYS, deploy  # noqa: E402
-from ops.chain.market import Trader  # noqa: E402
-from ops.chain.pools import read_states  # noqa: E402
-from ops.stack import process  # noqa: E402
-from ops.stack.chain import chain_spec  # noqa: E402
+from ops.simulator.chain.deploy import ANVIL_KEYS, deploy  # noqa: E402
+from ops.simulator.chain.market import Trader  # noqa: E402
+from ops.simulator.chain.pools import read_states  # noqa: E402
+from ops.simulator.stack import process  # noqa: E402
+from ops.simulator.stack.chain import chain_spec  # noqa: E402
 
 LIMIT_MS = 1_000
 CLI = ROOT / ".venv" / "bin" / "pulsearb"

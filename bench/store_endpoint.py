@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ops.stack import process  # noqa: E402
-from ops.stack.store import store_spec  # noqa: E402
+from ops.simulator.stack import process  # noqa: E402
+from ops.simulator.stack.store import store_spec  # noqa: E402
 from sinks.clickhouse import connect, query_rows, session  # noqa: E402
 from sinks.migrate import migrate  # noqa: E402
 from sinks.writer import ArchiveWriter  # noqa: E402

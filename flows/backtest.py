@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from flows.errors import ConfigError
+from base.errors import ConfigError
 from flows.opportunity import Opportunity
 
 

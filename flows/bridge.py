@@ -29,9 +29,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from base.errors import PulsearbError
 from flows.bridge_batch import PENDING, SyncBatch
 from flows.deadletter import dead_letter
-from flows.errors import PulsearbError
 from flows.relay.codec import ChecksumPolicy, Frame, decode_checked
 from flows.relay.framing import DeadFrame, Framer, Shortcut
 from flows.relay.header import HEADER_SIZE, Header

@@ -11,8 +11,8 @@ import importlib
 
 from bytewax.dataflow import Dataflow
 
+from base.errors import ConfigError
 from flows.builders.common import RunEnv
-from flows.errors import ConfigError
 from flows.spec import FlowSpec
 
 __all__ = ["BUILDERS", "RunEnv", "build"]

@@ -31,7 +31,7 @@ ENDPOINT_UP = Gauge(
 FLOW_INFO = Gauge("pulsearb_flow_info", "1 for a running flow process", ["flow", "kind", "process"])
 HOP_LATENCY = Histogram(
     "pulsearb_hop_latency_seconds",
-    "Latency of one pipeline hop (flows/trace.py)",
+    "Latency of one pipeline hop (base/trace.py)",
     ["flow", "hop"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )

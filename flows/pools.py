@@ -35,7 +35,7 @@ class PoolState:
         source: relay header SourceType of that event.
         sequence: relay header sequence of that event.
         timestamp_ns: relay header timestamp of that event (the event time of the joins).
-        trace: stage times of that event (``flows/trace.py``).
+        trace: stage times of that event (``base/trace.py``).
         v3: the concentrated-liquidity state when the pool is Uniswap-V3 style, else None.
     """
 

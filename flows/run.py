@@ -14,7 +14,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from flows.errors import ConfigError, PulsearbError
+from base.errors import ConfigError, PulsearbError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +141,7 @@ def _init_recovery(path: Path, processes: int, process_id: int, init_db_dir: obj
     """Create this process's recovery partition: part-<process_id> of a cluster of ``processes``.
 
     Each process of a cluster owns one partition in its own directory (a StatefulSet volume, or one directory per
-    process under `flows deploy`), the layout ops/deploy/plan.py creates too.
+    process under `flows deploy`), the layout ops/control/plan.py creates too.
     """
     import shutil
     import tempfile

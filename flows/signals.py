@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from flows.errors import FrameError
+from base.errors import FrameError
 from flows.opportunity import Opportunity
 from flows.relay.address import to_bytes
 from flows.relay.codec import encode_frame

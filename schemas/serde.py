@@ -24,7 +24,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from flows.errors import SchemaError
+from base.errors import SchemaError
 from schemas.avro_encoder import Encoder, Unsupported, compile_encoder, compile_values_encoder
 
 AVRO_DIR = Path(__file__).resolve().parent / "avro"

@@ -45,7 +45,7 @@ def table_for_topic(topic: str) -> str:
 
 
 def _venue_name(venue: int) -> str:
-    from flows.relay.protocol import VenueId
+    from base.venues import VenueId
 
     try:
         return VenueId(venue).name

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flows.errors import PulsearbError
+from base.errors import PulsearbError
 from sinks.clickhouse import chdb_path, command, query_rows, served, session, split_chdb_dsn
 from sinks.server import engine_config
 

@@ -19,7 +19,7 @@ from clickhouse_connect.driver.exceptions import (
     ProgrammingError,
 )
 
-from flows.errors import PulsearbError
+from base.errors import PulsearbError
 from sinks.server import ServerRecord
 
 

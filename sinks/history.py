@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flows.trace import HOPS
+from base.trace import HOPS
 from sinks.clickhouse import query_rows
 from sinks.views import HOP_SOURCES, QUANTILES
 

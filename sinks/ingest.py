@@ -144,8 +144,8 @@ def record_selects(schema: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def venue_name_expr(column: str = "venue") -> str:
-    """SQL naming a venue id as flows.relay.protocol.VenueId does (``venue_<id>`` when unknown)."""
-    from flows.relay.protocol import VenueId
+    """SQL naming a venue id as base.venues.VenueId does (``venue_<id>`` when unknown)."""
+    from base.venues import VenueId
 
     ids = ", ".join(str(int(v)) for v in VenueId)
     names = ", ".join(f"'{v.name}'" for v in VenueId)

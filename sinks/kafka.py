@@ -13,7 +13,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 
-from flows.errors import PulsearbError
+from base.errors import PulsearbError
 
 # Security and client settings that pass through from configuration/environment unchanged.
 PASSTHROUGH_ENV = {

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flows.errors import PulsearbError
-from ops.paths import ROOT
+from base.errors import PulsearbError
+from base.paths import ROOT
 from sinks import retention as retention_mod
 from sinks.clickhouse import command, query_rows
 from sinks.retention import RetentionPolicy

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flows.errors import PulsearbError
+from base.errors import PulsearbError
 from sinks.clickhouse import command, query_rows
 
 DEFAULT_DAYS = 90

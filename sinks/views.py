@@ -8,7 +8,7 @@ design. In short:
   therefore keeps one row *per opportunity id* with ``argMax(value, executed_ns)`` states
   (``pnl_by_opportunity``, an AggregatingMergeTree keyed by the id): duplicates merge into one state, whether
   or not background merges ran, and the plain view ``pnl_daily`` sums the merged states per day, strategy, pair.
-* **Latency** comes from the ``trace`` maps. Each hop of ``flows.trace.HOPS`` is read from the one table whose
+* **Latency** comes from the ``trace`` maps. Each hop of ``base.trace.HOPS`` is read from the one table whose
   records carry both of its stages first (:data:`HOP_SOURCES`), so no hop is counted twice, and kept as
   t-digest quantile states per minute, hop, strategy and pair (``hop_latency``). Replayed records add samples
   again (a quantile sketch cannot tell); ``pulsearb history latency --exact`` computes quantiles from the raw
@@ -18,9 +18,9 @@ design. In short:
 
 from __future__ import annotations
 
-from flows.trace import HOPS
+from base.trace import HOPS
 
-# Table -> the hops read from it (every hop of flows.trace.HOPS exactly once; tests/sinks checks it).
+# Table -> the hops read from it (every hop of base.trace.HOPS exactly once; tests/sinks checks it).
 HOP_SOURCES: dict[str, tuple[str, ...]] = {
     "market_pool_sync": ("relay->bridge", "bridge"),
     "arb_opportunity": ("kafka->detector", "detector", "relay->opportunity", "kafka->archive"),

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flows.errors import PulsearbError
+from base.errors import PulsearbError
 from schemas.serde import codec
 from sinks import container
 from sinks.archive import schema_topic_for, table_for_topic

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from ops.stack import process, stack
-from ops.stack.chain import chain_spec, rpc_call
-from ops.stack.stack import StackInfo
+from ops.simulator.stack import process, stack
+from ops.simulator.stack.chain import chain_spec, rpc_call
+from ops.simulator.stack.stack import StackInfo
 
 
 @pytest.fixture(scope="session")

@@ -22,9 +22,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from math import isqrt
 
+from base.errors import AmmRevert
 from flows.amm.profit import flash_loan_fee
 from flows.amm.v2 import BPS, Hop
-from flows.errors import AmmRevert
 
 __all__ = ["Hop", "Sizing", "VirtualCurve", "compose", "cycle_sizing", "optimal_input"]
 

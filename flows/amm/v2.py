@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flows.errors import AmmRevert
+from base.errors import AmmRevert
 
 __all__ = ["BPS", "Hop", "get_amount_in", "get_amount_out", "get_amounts_out"]
 

@@ -19,10 +19,10 @@ from typing import Any
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
+from base.errors import ConfigError, PulsearbError
 from flows.builders.common import RunEnv, dlq_record, start_offset
 from flows.connectors.clickhouse import ClickHouseSink, SinkConfig
 from flows.connectors.kafka import KafkaChunk, KafkaSink, KafkaSource
-from flows.errors import ConfigError, PulsearbError
 from flows.metrics import DEAD_LETTERS, RECORDS_IN
 from flows.spec import SPECS_DIR, FlowSpec, load_specs
 from sinks.archive import schema_topic_for

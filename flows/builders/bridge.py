@@ -26,10 +26,10 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from base.errors import ConfigError
 from flows.bridge import Encoded, Router
 from flows.builders.common import RunEnv
 from flows.connectors.relay import Chunk, RelaySource
-from flows.errors import ConfigError
 from flows.metrics import DEAD_LETTERS, DELIVERY_FAILED, RECORDS_IN, RECORDS_OUT
 from flows.relay.codec import ChecksumPolicy
 from flows.spec import FlowSpec

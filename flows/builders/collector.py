@@ -35,6 +35,7 @@ from bytewax.operators import StatefulLogic
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 from prometheus_client import Counter, Gauge
 
+from base.errors import PulsearbError
 from flows.builders.common import RunEnv, dlq_record
 from flows.collector.config import CollectorConfig, parse_config
 from flows.collector.engine import Collector, Stats
@@ -42,7 +43,6 @@ from flows.collector.invalidation import invalidated_pools
 from flows.connectors.kafka import KafkaRecord, KafkaSink, KafkaSource, OutRecord
 from flows.connectors.rpc import JsonRpc
 from flows.connectors.ticks import TICK, Ticks
-from flows.errors import PulsearbError
 from flows.metrics import DEAD_LETTERS, ENDPOINT_UP, RECORDS_IN, RECORDS_OUT, STATE_SIZE
 from flows.risk.validate import yaml_lines
 from flows.spec import FlowSpec, SpecError
@@ -50,7 +50,7 @@ from schemas.serde import codec
 
 log = logging.getLogger(__name__)
 
-SECTIONS = frozenset({"inputs", "collector", "outputs"})  # what this builder reads (ops/deploy/checks.py convention)
+SECTIONS = frozenset({"inputs", "collector", "outputs"})  # what this builder reads (ops/control/checks.py convention)
 STATES_TOPIC = "market.pool_state"
 INVALIDATION_TOPIC = "market.invalidation"
 KEY = "collector"

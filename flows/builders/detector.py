@@ -42,10 +42,11 @@ import bytewax.operators.windowing as win
 from bytewax.dataflow import Dataflow
 from prometheus_client import Counter
 
+from base.errors import ConfigError, PulsearbError
+from base.trace import HOPS
 from flows.builders.common import RunEnv, dlq_record, start_offset
 from flows.builders.detector_join import JoinConfig, event_time, join_logic, join_step, windower_for
 from flows.connectors.kafka import KafkaChunk, KafkaSink, KafkaSource, OutRecord
-from flows.errors import ConfigError, PulsearbError
 from flows.metrics import DEAD_LETTERS, OPPORTUNITIES, RECORDS_IN, STATE_SIZE, observe_hops
 from flows.opportunity import Opportunity
 from flows.opportunity import to_record as opportunity_record
@@ -58,11 +59,10 @@ from flows.strategies import join_by
 from flows.strategies import strategy as find_strategy
 from flows.strategies.assemble import is_fresh, reprice
 from flows.strategies.params import StrategyParams, params_from_mapping
-from flows.trace import HOPS
 from schemas.serde import codec, topics_with_schemas
 
 SECTIONS = frozenset({"inputs", "strategy", "outputs", "clock", "window", "join"})
-"""The spec sections this builder reads (ops/deploy/checks.py convention)."""
+"""The spec sections this builder reads (ops/control/checks.py convention)."""
 
 LATE_UPDATES = Counter(
     "pulsearb_late_updates", "Updates behind the event-time watermark of their join key, left out of the join", ["flow"]

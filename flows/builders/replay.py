@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from base.errors import PulsearbError
 from flows.builders.detector import DetectorSteps
 from flows.builders.detector_join import event_time
-from flows.errors import PulsearbError
 from flows.opportunity import Opportunity
 from flows.spec import FlowSpec
 

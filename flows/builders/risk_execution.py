@@ -25,11 +25,13 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.operators import StatefulLogic
 
+from base.errors import ConfigError, PulsearbError
+from base.paths import state_dir as base_state_dir
+from base.trace import HOPS
 from flows.builders.common import RunEnv, dlq_record, start_offset
 from flows.connectors.kafka import KafkaRecord, KafkaSink, KafkaSource, OutRecord
 from flows.connectors.signals import SignalSink
 from flows.connectors.stop import STOP
-from flows.errors import ConfigError, PulsearbError
 from flows.execution.chain import Chain
 from flows.execution.config import ExecutionConfig, parse_execution, with_deployment
 from flows.execution.executor import Executor
@@ -50,17 +52,16 @@ from flows.metrics import (
 )
 from flows.opportunity import Opportunity, from_record
 from flows.relay.tlv import ArbitrageSignal
-from flows.risk.kill_switch import KillSwitch, default_state_dir
+from flows.risk.kill_switch import KillSwitch
 from flows.risk.limits import RiskLimits, parse_limits
 from flows.risk.validate import MISSING, Problems, yaml_lines
 from flows.signals import SignalParams, maybe_signal
 from flows.spec import FlowSpec, SpecError
-from flows.trace import HOPS
 from schemas.serde import codec
 
 log = logging.getLogger(__name__)
 
-SECTIONS = frozenset({"inputs", "risk", "outputs"})  # what this builder reads (ops/deploy/checks.py convention)
+SECTIONS = frozenset({"inputs", "risk", "outputs"})  # what this builder reads (ops/control/checks.py convention)
 TICK = "tick"
 KEY = "executor"
 GAUGE_INTERVAL_NS = 250_000_000
@@ -103,7 +104,7 @@ def build_service(spec: FlowSpec, env: RunEnv, limits: RiskLimits, execution: Ex
         ChainUnavailable: the RPC endpoint does not answer.
     """
     state_dir = _state_dir(env)
-    kill_switch = KillSwitch(state_dir or default_state_dir())
+    kill_switch = KillSwitch(state_dir or base_state_dir())
     ledger_path = (state_dir / "risk_execution" / f"{spec.name}.sqlite") if state_dir else None
     topics = {
         "decisions_topic": spec.outputs.get("decisions", "arb.decision"),

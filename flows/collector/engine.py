@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from base.errors import PulsearbError
 from flows.collector.abi import (
     EVENT_TOPICS,
     PAIR_CREATED,
@@ -60,7 +61,6 @@ from flows.collector.seed import (
 )
 from flows.collector.state import V3, Inconsistent, PoolChainState, PoolInfo, V3State, apply_event
 from flows.collector.window import BlockRef, BlockWindow, chain_breaks, fork_point
-from flows.errors import PulsearbError
 
 #: Addresses per ``eth_getLogs`` request (nodes limit the filter's size).
 MAX_LOG_ADDRESSES = 1_000
@@ -78,7 +78,7 @@ class LogsUnavailable(PulsearbError):
 
 class ChainReader(Protocol):
     """A JSON-RPC endpoint: ``batch([(method, params), ...])`` returns each call's result, or an Exception instance
-    for a call the node refused; it raises (a :class:`~flows.errors.PulsearbError`) when the endpoint cannot be
+    for a call the node refused; it raises (a :class:`~base.errors.PulsearbError`) when the endpoint cannot be
     reached at all."""
 
     where: str

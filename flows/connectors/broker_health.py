@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 
-from flows.errors import ConfigError, StackError
+from base.errors import ConfigError, StackError
 
 UNREACHABLE_HINT = "check --bootstrap, or start the local stack (`pulsearb stack up`)"
 

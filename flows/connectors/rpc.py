@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from flows.errors import ConfigError, PulsearbError
+from base.errors import ConfigError, PulsearbError
 
 
 class RpcError(PulsearbError):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flows.errors import PulsearbError
+from base.errors import PulsearbError
 
 __all__ = ["ARTIFACTS_DIR", "Artifact", "ArtifactError", "artifact_names", "load_artifact"]
 

@@ -1,7 +1,7 @@
 """Executor settings, parsed once from a spec's ``risk.execution`` (frozen; every problem reported with its line).
 
 The executor and flash-lender addresses may be given in the spec or read from a deployment file written by
-``python -m ops.chain.deploy`` (``risk.execution.deployment`` or ``$PULSEARB_DEPLOYMENT``), so one spec runs
+``python -m ops.simulator.chain.deploy`` (``risk.execution.deployment`` or ``$PULSEARB_DEPLOYMENT``), so one spec runs
 against any chain the contracts were deployed to.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from flows.errors import ConfigError
+from base.errors import ConfigError
 from flows.execution.plan import CAPITAL_MODES
 from flows.risk.validate import ADDRESS_RE, MISSING, Problems, address, integer, number
 
@@ -160,7 +160,7 @@ def with_deployment(config: ExecutionConfig, env: Mapping[str, str] | None = Non
     if not path:
         msg = (
             "risk.execution.executor: no executor address: set it in the spec, or point risk.execution.deployment "
-            f"or ${DEPLOYMENT_ENV} at the file `python -m ops.chain.deploy` wrote"
+            f"or ${DEPLOYMENT_ENV} at the file `python -m ops.simulator.chain.deploy` wrote"
         )
         raise ConfigError(msg)
     try:

@@ -6,7 +6,7 @@ No message ever contains key material: errors name the environment variable or f
 
 from __future__ import annotations
 
-from flows.errors import PulsearbError
+from base.errors import PulsearbError
 
 
 class ExecutionError(PulsearbError):

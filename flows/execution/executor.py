@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
-from flows.errors import ConfigError
+from base.errors import ConfigError
 from flows.execution.chain import Chain, Head
 from flows.execution.config import ExecutionConfig
 from flows.execution.errors import (
@@ -133,13 +133,14 @@ class Executor:
         if not self.chain.code(self.config.executor):
             msg = (
                 f"no contract at executor address {self.config.executor} on chain {self.chain_id}: deploy it "
-                "(python -m ops.chain.deploy) or fix risk.execution.executor"
+                "(python -m ops.simulator.chain.deploy) or fix risk.execution.executor"
             )
             raise ConfigError(msg)
         if self.config.capital == "flash_loan" and not self.config.flash_lender:
             msg = (
                 "risk.execution.capital is flash_loan but no flash lender is configured: set "
-                "risk.execution.flash_lender (or deploy one with python -m ops.chain.deploy), or use flash_swap"
+                "risk.execution.flash_lender (or deploy one with python -m ops.simulator.chain.deploy), "
+                "or use flash_swap"
             )
             raise ConfigError(msg)
         if self.config.capital == "flash_loan" and not self.chain.code(self.config.flash_lender):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.errors import StackError
+from base.errors import StackError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from flows.errors import PulsearbError
+from base.errors import PulsearbError
 from flows.relay.codec import Frame
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.errors import StackError
+from base.errors import StackError
 from flows.relay.codec import ChecksumPolicy, Frame
 from flows.relay.framing import DeadFrame, Framer
 from flows.relay.subscription import subscribe_frame

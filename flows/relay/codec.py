@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from flows.errors import FrameError
+from base.errors import FrameError
 from flows.relay.fastbuild import fast_builder
 from flows.relay.header import (
     CHECKSUM_OFFSET,
@@ -51,7 +51,7 @@ class ChecksumPolicy:
     Execution only.
 
     Attributes:
-        verify: domains whose checksum is checked; a mismatch is a :class:`~flows.errors.FrameError`.
+        verify: domains whose checksum is checked; a mismatch is a :class:`~base.errors.FrameError`.
         allow_zero: accept checksum 0 ("not computed") unchecked even in verified domains.
         report_all: also compute ``Frame.checksum_ok`` in unverified domains (a mismatch is then only
             reported).

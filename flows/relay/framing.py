@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flows.errors import FrameError
+from base.errors import FrameError
 from flows.relay.codec import DEFAULT_POLICY, ChecksumPolicy, Frame, decode_checked
 from flows.relay.header import CHECKSUM_OFFSET, HEADER_SIZE, HEADER_STRUCT, MAGIC, MAGIC_BYTES, PROTOCOL_VERSION
 from flows.relay.protocol import MAX_PAYLOAD

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
-from flows.errors import FrameError
+from base.errors import FrameError
 from flows.relay.codec import Frame, encode_frame
 from flows.relay.tlv import OrderLevel, Tlv, UnknownTlv, tlv_class
 from flows.relay.tlv_base import split_list_kind

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.errors import StackError
+from base.errors import StackError
 from flows.relay.codec import ChecksumPolicy, Frame
 from flows.relay.framing import DeadFrame, Framer
 from flows.relay.protocol import SOCKET_NAMES, RelayDomain

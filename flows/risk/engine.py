@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from flows.errors import PulsearbError
+from base.errors import PulsearbError
 from flows.opportunity import Opportunity
 from flows.risk.limits import RiskLimits, TokenLimit
 from flows.risk.state import RiskState

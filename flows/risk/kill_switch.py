@@ -19,12 +19,6 @@ from pathlib import Path
 FILE_NAME = "kill_switch.json"
 
 
-def default_state_dir() -> Path:
-    """``$PULSEARB_HOME`` if set, else ``.pulsearb/`` in the repository root (what the CLI uses too)."""
-    home = os.environ.get("PULSEARB_HOME")
-    return Path(home).resolve() if home else Path(__file__).resolve().parents[2] / ".pulsearb"
-
-
 @dataclass(frozen=True, slots=True)
 class SwitchState:
     """The switch as last written.

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.errors import PulsearbError
+from base.errors import PulsearbError
 
 SPEC_VERSION = 1
 KINDS = ("bridge", "detector", "risk_execution", "archive", "collector")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
-from flows.errors import ConfigError
+from base.errors import ConfigError
 from flows.opportunity import Opportunity
 from flows.strategies import cex_dex, cross_dex, triangular
 from flows.strategies.params import StrategyParams

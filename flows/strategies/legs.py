@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from base.errors import AmmRevert
 from flows.amm.cycle import Sizing, optimal_input
 from flows.amm.mixed import Leg, V3Leg, optimal_input_mixed
 from flows.amm.v2 import BPS, Hop
 from flows.amm.v3.swap_math import PIPS
-from flows.errors import AmmRevert
 
 _Q192 = 2**192
 

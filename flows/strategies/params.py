@@ -8,8 +8,8 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
+from base.errors import ConfigError
 from flows.amm.profit import NativePrice
-from flows.errors import ConfigError
 from flows.state.catalog import Catalog, PoolMeta
 from flows.state.quotes import CexMarket
 

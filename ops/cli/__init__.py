@@ -13,14 +13,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from flows.errors import PulsearbError
+from base.errors import PulsearbError
 
 # Group name -> (module under ops.cli, one-line help). Order is the order shown in --help.
 GROUPS: dict[str, tuple[str, str]] = {
     "up": ("ops.cli.up", "run the main job on embedded defaults (local stack, relay, flows, report)"),
     "stack": ("ops.cli.stack", "start, stop and inspect the local stack (broker, chain, store)"),
     "flows": ("ops.cli.flows", "validate, deploy, list, inspect and stop flows"),
-    "topics": ("ops.cli.topics", "create and align Kafka topics from ops/topics.yaml"),
+    "topics": ("ops.cli.topics", "create and align Kafka topics from ops/control/topics.yaml"),
     "relay": ("ops.cli.relay", "relay tools: serve, record, replay, decode, encode"),
     "amm": ("ops.cli.amm", "pool math from the command line: quote, optimal (JSON out)"),
     "history": ("ops.cli.history", "query archived history: trading (opportunities ... latency), market (prices ...)"),

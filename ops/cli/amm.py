@@ -14,10 +14,10 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
+from base.errors import AmmRevert, ConfigError
 from flows.amm.cycle import optimal_input
 from flows.amm.v2 import BPS, Hop
 from flows.amm.v3.pool import load_state_file
-from flows.errors import AmmRevert, ConfigError
 
 _UINT = re.compile(r"[0-9]+")
 _MAX_INT256 = 2**255 - 1

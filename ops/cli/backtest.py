@@ -24,8 +24,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from base.errors import ConfigError
 from flows.backtest import Summary, Tally, Variant, summarize, variants, whole_tokens
-from flows.errors import ConfigError
 from flows.opportunity import Opportunity
 from flows.opportunity import to_record as opportunity_record
 

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flows.errors import PulsearbError
+from base.errors import PulsearbError
 
 
 def default_store_dsn() -> str:
     """``$PULSEARB_STORE_DSN``, else the local stack's embedded store."""
-    from ops.paths import state_dir
+    from base.paths import state_dir
     from sinks.clickhouse import default_dsn
 
     return os.environ.get("PULSEARB_STORE_DSN") or default_dsn(state_dir())
@@ -192,7 +192,7 @@ def _serve(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from ops.stack.store import preferred_port
+    from ops.simulator.stack.store import preferred_port
     from sinks.clickhouse import chdb_path, held_by, served, split_chdb_dsn
     from sinks.server import EngineError, serving
 

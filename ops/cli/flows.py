@@ -10,13 +10,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flows.errors import ConfigError
-from ops.paths import state_dir
+from base.errors import ConfigError
+from base.paths import state_dir
 
 if TYPE_CHECKING:
     from flows.spec import FlowSpec
-    from ops.deploy.kafka_config import KafkaSettings
-    from ops.deploy.plan import Endpoints
+    from ops.control.kafka_config import KafkaSettings
+    from ops.control.plan import Endpoints
 
 
 def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None:
@@ -78,7 +78,7 @@ def _spec_paths(files: list[Path] | None) -> list[Path]:
 def load_and_check(files: list[Path] | None) -> tuple[list[FlowSpec], list[str]]:
     """Load each spec and run every check on those that parse; return (specs, problems as located lines)."""
     from flows.spec import SpecError, load_spec
-    from ops.deploy.checks import check_all
+    from ops.control.checks import check_all
 
     specs, problems = [], []
     for path in _spec_paths(files):
@@ -122,8 +122,8 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _endpoints_for(specs: list[FlowSpec], args: argparse.Namespace) -> tuple[Endpoints, KafkaSettings]:
-    from ops.deploy.kafka_config import load_kafka_settings
-    from ops.deploy.plan import Endpoints
+    from ops.control.kafka_config import load_kafka_settings
+    from ops.control.plan import Endpoints
 
     kafka = load_kafka_settings(args.kafka_config)
     endpoints = Endpoints(
@@ -150,7 +150,7 @@ def _endpoints_for(specs: list[FlowSpec], args: argparse.Namespace) -> tuple[End
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from ops.deploy.manager import DeployManager, check_topics
+    from ops.control.manager import DeployManager, check_topics
 
     if not args.bootstrap:
         msg = "flows deploy needs the Kafka cluster: --bootstrap HOST:PORT[,HOST:PORT] (or PULSEARB_BOOTSTRAP)"
@@ -185,7 +185,7 @@ def _list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ops.deploy.manager import DeployManager
+    from ops.control.manager import DeployManager
 
     statuses = DeployManager(_root_of(args)).status()
     table = Table(title=f"flows deployed under {_root_of(args)}")
@@ -211,7 +211,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from ops.deploy.manager import DeployManager
+    from ops.control.manager import DeployManager
 
     statuses = DeployManager(_root_of(args)).status(args.names or None)
     if args.names and not statuses:
@@ -244,7 +244,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from ops.deploy.manager import DeployManager
+    from ops.control.manager import DeployManager
 
     stopped = DeployManager(_root_of(args)).stop(args.names or None, timeout_s=args.timeout)
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was deployed"))

@@ -12,7 +12,7 @@ import getpass
 import json
 from pathlib import Path
 
-from flows.errors import ConfigError
+from base.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None:
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None
 
 
 def _dir(args: argparse.Namespace) -> Path:
-    from ops.paths import state_dir
+    from base.paths import state_dir
 
     return args.state_dir or state_dir()
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from flows.errors import ConfigError, FrameError
+from base.errors import ConfigError, FrameError
 from flows.relay.capture import iter_capture, read_capture_info
 from flows.relay.codec import ChecksumPolicy, Frame, decode_frame
 from flows.relay.framing import DeadFrame, Framer

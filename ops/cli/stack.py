@@ -7,8 +7,8 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from ops.paths import state_dir
-from ops.stack import stack
+from base.paths import state_dir
+from ops.simulator.stack import stack
 
 
 def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None:
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None
 
 
 def _up(args: argparse.Namespace) -> int:
-    from ops.stack.store import preferred_port
+    from ops.simulator.stack.store import preferred_port
 
     port = args.store_port if args.store_port is not None else preferred_port()
     info = stack.up(

@@ -1,4 +1,5 @@
-"""``pulsearb topics apply``: create and align Kafka topics from ops/topics.yaml plus every spec's dead letters."""
+"""``pulsearb topics apply``: create and align Kafka topics from ops/control/topics.yaml plus every spec's dead
+letters."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from flows.errors import ConfigError
+from base.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None:
@@ -16,7 +17,7 @@ def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None
     verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     v = verbs.add_parser("apply", help="create missing topics, align configs, report drift, refuse impossible changes")
     v.add_argument("--bootstrap", default=os.environ.get("PULSEARB_BOOTSTRAP"), help="Kafka bootstrap servers")
-    v.add_argument("--file", type=Path, help="topic file (default: ops/topics.yaml)")
+    v.add_argument("--file", type=Path, help="topic file (default: ops/control/topics.yaml)")
     v.add_argument("--specs", nargs="*", type=Path, help="specs whose dlq.<flow> topics to add (default: flows/specs)")
     v.add_argument("--replication-factor", type=int, help="override for every topic (production: 3)")
     v.add_argument(
@@ -29,8 +30,8 @@ def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None
 
 def _apply(args: argparse.Namespace) -> int:
     from flows.spec import SPECS_DIR, load_specs
-    from ops.deploy.kafka_config import load_kafka_settings
-    from ops.topics import TOPICS_FILE, apply, load_topics, undeclared
+    from ops.control.kafka_config import load_kafka_settings
+    from ops.control.topics import TOPICS_FILE, apply, load_topics, undeclared
 
     if not args.bootstrap:
         msg = "topics apply needs the Kafka cluster: --bootstrap HOST:PORT[,HOST:PORT] (or PULSEARB_BOOTSTRAP)"

@@ -1,25 +1,26 @@
 """``pulsearb up``: the main job on embedded defaults, with live progress and a final report.
 
 It starts the local stack and runs every spec in flows/specs under the deploy manager's supervision
-(:class:`ops.pipeline.Pipeline`), fed by a local relay, in one of two scenarios:
+(:class:`ops.simulator.pipeline.Pipeline`), fed by a local relay, in one of two scenarios:
 
 - ``chain`` (default): anvil with a market of genuine Uniswap V2 and V3 pools deployed on it
-  (:mod:`ops.chain.scenario`): pool prices follow the real Coinbase ETH-USD and BTC-USD minute bars with per-venue
+  (:mod:`ops.simulator.chain.scenario`): pool prices follow the real Coinbase ETH-USD and BTC-USD minute bars with
+  per-venue
   lag and occasional large trades, one block per ``--block-time`` that never waits for pulsearb; ordinary traders
   swap at random and a competing searcher back-runs dislocations with probability ``--competition``. The chain
   collector seeds and follows every pool's exact state (``market.pool_state``), the chain watcher sends the
   pools' Swap logs as PoolSwap frames on the relay (what AlphaPulse sends), the specs are bound to the
-  deployment (:mod:`ops.chain.bind`), and risk_execution executes accepted arbitrages on chain; the report splits
-  what happened to each (:mod:`ops.report`).
-- ``synthetic``: the PoolSync frames of a market model replayed into the relay (:mod:`ops.market.model`); no
+  deployment (:mod:`ops.simulator.chain.bind`), and risk_execution executes accepted arbitrages on chain; the report
+  splits what happened to each (:mod:`ops.simulator.report`).
+- ``synthetic``: the PoolSync frames of a market model replayed into the relay (:mod:`ops.simulator.market.model`); no
   chain, so risk_execution decides without executing.
 
 ``--snapshot FILE`` replaces the chain scenario's market with a market snapshot deployed on genuine contracts with
-exactly its state (:mod:`ops.chain.snapshot_scenario`): the collector reads the pools from the chain, and the run
-ends once every opportunity is decided and executed (or after ``--duration``); the report adds each execution and,
+exactly its state (:mod:`ops.simulator.chain.snapshot_scenario`): the collector reads the pools from the chain, and the
+run ends once every opportunity is decided and executed (or after ``--duration``); the report adds each execution and,
 when the file has ``expected``, what was captured against the real bot.
 
-It shows live counts and ends with a report read from ClickHouse (:mod:`ops.report`; also written to
+It shows live counts and ends with a report read from ClickHouse (:mod:`ops.simulator.report`; also written to
 ``<state>/up/report.json``). Ctrl-C stops the market, then every flow in pipeline order (each drains what the one
 before it produced), then the stack; the report still prints, and the exit code is 130.
 """
@@ -38,19 +39,19 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from flows.errors import ConfigError
-from ops.paths import state_dir
+from base.errors import ConfigError
+from base.paths import state_dir
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from flows.spec import FlowSpec
-    from ops.chain.scenario import ChainScenario
-    from ops.chain.snapshot_scenario import SnapshotScenario
-    from ops.deploy.tally import TallyView
-    from ops.market.snapshot import Snapshot
-    from ops.pipeline import Pipeline
-    from ops.report import Competition
+    from ops.control.tally import TallyView
+    from ops.simulator.chain.scenario import ChainScenario
+    from ops.simulator.chain.snapshot_scenario import SnapshotScenario
+    from ops.simulator.market.snapshot import Snapshot
+    from ops.simulator.pipeline import Pipeline
+    from ops.simulator.report import Competition
 
     Scenario = ChainScenario | SnapshotScenario
 
@@ -250,13 +251,13 @@ def _deploy_market(
 ) -> tuple[Scenario, list[FlowSpec]]:
     """Deploy the chain scenario's market (or the snapshot); return it and the specs bound to it."""
     if snapshot is not None:
-        from ops.chain.snapshot_scenario import SnapshotScenario
+        from ops.simulator.chain.snapshot_scenario import SnapshotScenario
 
         scenario = SnapshotScenario(rpc_url, home, snapshot, args.snapshot)
         bound = scenario.prepare(specs)
         console.print(scenario.describe())
         return scenario, bound
-    from ops.chain.scenario import ChainScenario
+    from ops.simulator.chain.scenario import ChainScenario
 
     chain = ChainScenario(
         rpc_url,
@@ -284,9 +285,9 @@ def _report(
 ) -> None:
     """Read this run's report from the store (rows archived since ``since_ns``), print it, write it as JSON, and
     say how to query the history (which keeps earlier runs too)."""
-    from ops.chain.snapshot_scenario import SnapshotScenario
-    from ops.report import collect, render, write
-    from ops.report_executions import render_executions
+    from ops.simulator.chain.snapshot_scenario import SnapshotScenario
+    from ops.simulator.report import collect, render, write
+    from ops.simulator.report_executions import render_executions
 
     symbols = {t.address: s for s, t in chain.deployment.tokens.items()} if chain and chain.deployment else {}
     report = collect(dsn, since_ns=since_ns, symbols=symbols)
@@ -320,7 +321,7 @@ def _report(
 
 def _competition(chain: Scenario | None) -> Competition | None:
     """The competing searcher's figures for the report (None when the market had none)."""
-    from ops.report import Competition
+    from ops.simulator.report import Competition
 
     competitor = getattr(chain, "competitor", None)
     if chain is None or chain.deployment is None or competitor is None or competitor.probability <= 0:
@@ -344,11 +345,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.live import Live
 
     from flows.spec import load_specs
-    from ops.chain.snapshot_scenario import SnapshotScenario, runs_on_snapshot
     from ops.cli.stack import store_line
-    from ops.pipeline import Pipeline
-    from ops.stack import stack
-    from ops.stack.store import preferred_port
+    from ops.simulator.chain.snapshot_scenario import SnapshotScenario, runs_on_snapshot
+    from ops.simulator.pipeline import Pipeline
+    from ops.simulator.stack import stack
+    from ops.simulator.stack.store import preferred_port
 
     if args.duration <= 0 or args.speed <= 0 or args.block_time <= 0:
         msg = "--duration, --speed and --block-time must be positive (seconds, a factor, seconds)"
@@ -358,7 +359,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(msg)
     snapshot: Snapshot | None = None
     if args.snapshot:
-        from ops.chain.snapshot_deploy import load_deployable
+        from ops.simulator.chain.snapshot_deploy import load_deployable
 
         if args.scenario != "chain":
             msg = "--snapshot deploys on the local chain: leave --scenario at chain"
@@ -401,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
         if on_chain:
             chain, specs = _deploy_market(args, home, info.rpc_url or "", specs, console, snapshot)
         else:
-            from ops.market import model
+            from ops.simulator.market import model
 
             blocks = model.approx_blocks(args.duration, args.speed)
             events = list(model.market_frames(blocks, seed=args.seed, cex=args.exchange))

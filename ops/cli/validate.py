@@ -135,7 +135,7 @@ def register(sub: argparse._SubParsersAction, name: str, help_text: str) -> None
 
 def run(args: argparse.Namespace) -> int:
     """Run the validation; 0 only when every step passed."""
-    from flows.errors import ConfigError
+    from base.errors import ConfigError
     from flows.execution.chain import redact_url
     from ops.validation import options as opts
     from ops.validation.render import Progress, print_json, print_table, to_json

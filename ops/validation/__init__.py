@@ -1,6 +1,6 @@
 """Scripted validation of pulsearb's on-chain side against a live chain (``pulsearb validate``).
 
-Pure orchestration over :mod:`flows.execution` (signer, chain adapter, executor) and :mod:`ops.chain` (deploy,
+Pure orchestration over :mod:`flows.execution` (signer, chain adapter, executor) and :mod:`ops.simulator.chain` (deploy,
 market): nothing here sends a transaction the product would not send. Modules:
 
 - :mod:`~ops.validation.options`: the settings, checked once;

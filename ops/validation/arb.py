@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from flows.amm.cycle import Sizing, cycle_sizing, optimal_input
 from flows.amm.v2 import Hop, get_amounts_out
 from flows.opportunity import InputState, Opportunity
-from ops.chain.deploy import PairInfo
+from ops.simulator.chain.deploy import PairInfo
 
 FLOW = "validate"
 STRATEGY = "cross_dex"

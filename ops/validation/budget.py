@@ -2,20 +2,20 @@
 
 A node accepts a transaction only if the sender can pay ``gas_limit * maxFeePerGas`` (geth also counts the
 account's other pending transactions), so the check asks for that much, not for the smaller amount the gas
-actually used will cost. The gas limits are those of :mod:`ops.chain.deploy` and :mod:`ops.chain.market`, which
-set them explicitly (no estimation round trips).
+actually used will cost. The gas limits are those of :mod:`ops.simulator.chain.deploy` and
+:mod:`ops.simulator.chain.market`, which set them explicitly (no estimation round trips).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ops.chain.tx import CALL_GAS, DEPLOY_GAS
+from ops.simulator.chain.tx import CALL_GAS, DEPLOY_GAS
 
-# ops.chain.deploy.deploy() without a trader: 6 contract creations; 2 mints, 2 createPair (3M gas each) and 4
+# ops.simulator.chain.deploy.deploy() without a trader: 6 contract creations; 2 mints, 2 createPair (3M gas each) and 4
 # funding transfers; then per venue 2 transfers and a mint.
 DEPLOY_GAS_LIMITS = 6 * DEPLOY_GAS + 6 * CALL_GAS + 2 * 3_000_000 + 6 * CALL_GAS
-# ops.chain.market.Trader.send_swap: a transfer into the pair, then swap.
+# ops.simulator.chain.market.Trader.send_swap: a transfer into the pair, then swap.
 DISLOCATION_GAS_LIMITS = 2 * CALL_GAS
 # ArbExecutor alone (``--pools --deploy-executor``).
 EXECUTOR_GAS_LIMIT = DEPLOY_GAS

@@ -14,8 +14,8 @@ from flows.execution.abi import load_artifact
 from flows.execution.chain import Chain
 from flows.execution.errors import ChainUnavailable, SignerError
 from flows.execution.signer import PASSWORD_ENV, Signer
-from ops.chain.deploy import V2_FEE_BPS, Deployment, PairInfo, deploy
-from ops.chain.uniswap import GENUINE, genuine, load_genuine
+from ops.simulator.chain.deploy import V2_FEE_BPS, Deployment, PairInfo, deploy
+from ops.simulator.chain.uniswap import GENUINE, genuine, load_genuine
 from ops.validation.budget import Budget, gas_budget, max_fee
 from ops.validation.bytecode import compare_code
 from ops.validation.options import LOCAL_CHAIN_IDS, Options
@@ -27,7 +27,7 @@ OWNER_SELECTOR = function_signature_to_4byte_selector("owner()")
 
 
 def read_deployment(path: Path) -> Deployment:
-    """Read a deployment file written by ``ops.chain.deploy`` (or ``validate --deploy --out``).
+    """Read a deployment file written by ``ops.simulator.chain.deploy`` (or ``validate --deploy --out``).
 
     Raises:
         StepFailed: missing or malformed (one line with the fix).

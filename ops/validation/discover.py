@@ -30,11 +30,11 @@ from collections.abc import Sequence
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
+from base.venues import VenueId
 from flows.execution.chain import Chain
 from flows.execution.errors import ExecutionReverted
-from flows.relay.protocol import VenueId
-from ops.chain.deploy import V2_FEE_BPS, PairInfo, TokenInfo
-from ops.chain.uniswap import GENUINE, load_genuine, v2_pair_address, v3_pool_address
+from ops.simulator.chain.deploy import V2_FEE_BPS, PairInfo, TokenInfo
+from ops.simulator.chain.uniswap import GENUINE, load_genuine, v2_pair_address, v3_pool_address
 from ops.validation.bytecode import compare_code
 from ops.validation.checks import max_liquidity_per_tick
 from ops.validation.runner import StepFailed

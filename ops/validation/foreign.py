@@ -6,7 +6,7 @@
 - ``executor``: the ArbExecutor of ``--deployment FILE``, or one deployed alone (``--deploy-executor``, the run's
   only transaction besides a ``--live`` trade and its withdrawal); its code must be the committed artifact and the
   key its owner. With ``capital: flash_swap`` (the default) it needs no balance.
-- ``detect``: the pools' exact state at one block (:func:`ops.chain.pools.read_states`), both directions sized
+- ``detect``: the pools' exact state at one block (:func:`ops.simulator.chain.pools.read_states`), both directions sized
   with pulsearb's math; the traded input and its prediction become the opportunity the executor takes.
 
 The dry run, live and cleanup steps are :mod:`ops.validation.trade`'s, shared with the other modes.
@@ -15,9 +15,9 @@ The dry run, live and cleanup steps are :mod:`ops.validation.trade`'s, shared wi
 from __future__ import annotations
 
 from flows.pools import PoolState
-from ops.chain.deploy import Deployment, PairInfo
-from ops.chain.pools import read_states
-from ops.chain.tx import TxSender
+from ops.simulator.chain.deploy import Deployment, PairInfo
+from ops.simulator.chain.pools import read_states
+from ops.simulator.chain.tx import TxSender
 from ops.validation.arb import make_opportunity
 from ops.validation.bytecode import compare_code
 from ops.validation.checks import check_owner, reference

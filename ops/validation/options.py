@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.errors import ConfigError
+from base.errors import ConfigError
 
 DEFAULT_MAX_GAS_PRICE_WEI = 500 * 10**9
 DEFAULT_PRIORITY_FEE_WEI = 10**9

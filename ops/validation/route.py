@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from flows.amm.cycle import Sizing
 from flows.pools import PoolState
 from flows.strategies.legs import amounts_along, size_cycle
-from ops.chain.deploy import PairInfo
+from ops.simulator.chain.deploy import PairInfo
 
 PROBE_SHARE = 1_000
 """A probe input is 1/1000 of the first pool's start-token reserve."""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from flows.errors import PulsearbError
+from base.errors import PulsearbError
 from flows.execution.chain import translate
 
 log = logging.getLogger(__name__)

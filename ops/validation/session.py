@@ -1,7 +1,7 @@
 """What the validation steps share: the chain, the signer, the deployment, and what each step found.
 
-Reads go through the committed ABIs (:func:`ops.chain.tx.contract`); a library error raised here is turned into
-one line by the runner. The session owns a temporary directory for the execution ledger (the executor writes a row
+Reads go through the committed ABIs (:func:`ops.simulator.chain.tx.contract`); a library error raised here is turned
+into one line by the runner. The session owns a temporary directory for the execution ledger (the executor writes a row
 before every broadcast, as in production) and closes it in :meth:`Session.close`.
 """
 
@@ -19,8 +19,8 @@ from flows.execution.ledger import Ledger
 from flows.execution.outcome import Finished
 from flows.execution.signer import Signer
 from flows.opportunity import Opportunity
-from ops.chain.deploy import Deployment, PairInfo, TokenInfo
-from ops.chain.tx import contract
+from ops.simulator.chain.deploy import Deployment, PairInfo, TokenInfo
+from ops.simulator.chain.tx import contract
 from ops.validation.arb import Cycle, Pool
 from ops.validation.options import Options
 from ops.validation.route import Priced, Route

@@ -18,8 +18,8 @@ from flows.execution.config import ExecutionConfig
 from flows.execution.executor import Executor
 from flows.execution.outcome import Finished
 from flows.execution.plan import fee_caps, plan_execution
-from ops.chain.market import Trader
-from ops.chain.tx import TxSender, contract
+from ops.simulator.chain.market import Trader
+from ops.simulator.chain.tx import TxSender, contract
 from ops.validation.arb import Cycle, at_input, best_cycle, cross_check, to_opportunity
 from ops.validation.runner import Done, StepFailed
 from ops.validation.session import Session

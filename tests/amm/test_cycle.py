@@ -11,9 +11,9 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import flows.amm.cycle
+from base.errors import AmmRevert
 from flows.amm.cycle import Hop, Sizing, compose, cycle_sizing, optimal_input
 from flows.amm.v2 import get_amount_out
-from flows.errors import AmmRevert
 
 USDC = 10**6
 ETH = 10**18

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import flows.amm.v2
+from base.errors import AmmRevert
 from flows.amm.v2 import Hop, get_amount_in, get_amount_out, get_amounts_out
-from flows.errors import AmmRevert
 
 from .helpers import DATA, uniswap_v2_in_997, uniswap_v2_out_997
 

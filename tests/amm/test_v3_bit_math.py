@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from base.errors import AmmRevert
 from flows.amm.v3.bit_math import least_significant_bit, most_significant_bit
-from flows.errors import AmmRevert
 
 
 def test_spec_cases() -> None:

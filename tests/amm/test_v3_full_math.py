@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from base.errors import AmmRevert
 from flows.amm.v3.full_math import MAX_UINT256, div_rounding_up, mul_div, mul_div_rounding_up
-from flows.errors import AmmRevert
 
 Q128 = 2**128
 uint256 = st.integers(min_value=0, max_value=MAX_UINT256)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from base.errors import AmmRevert
 from flows.amm.v3.liquidity_math import MAX_UINT128, add_delta
-from flows.errors import AmmRevert
 
 
 def test_add_delta() -> None:

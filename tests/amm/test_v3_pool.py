@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import flows.amm.v3.pool as pool_module
+from base.errors import AmmRevert, ConfigError
 from flows.amm.v3 import V3PoolState, load_state_file, state_from_mapping
 from flows.amm.v3.pool import swap
 from flows.amm.v3.tick_math import (
@@ -23,7 +24,6 @@ from flows.amm.v3.tick_math import (
     get_sqrt_ratio_at_tick,
     get_tick_at_sqrt_ratio,
 )
-from flows.errors import AmmRevert, ConfigError
 
 from .helpers import DATA, V3_STATE_FILE, quoter_entries
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from base.errors import AmmRevert
 from flows.amm.v3.sqrt_price_math import (
     get_amount0_delta,
     get_amount0_delta_signed,
@@ -19,7 +20,6 @@ from flows.amm.v3.sqrt_price_math import (
     get_next_sqrt_price_from_output,
 )
 from flows.amm.v3.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
-from flows.errors import AmmRevert
 
 MAX_UINT256 = 2**256 - 1
 E18 = 10**18

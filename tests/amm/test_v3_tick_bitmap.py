@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from base.errors import AmmRevert
 from flows.amm.v3.tick_bitmap import build_bitmap, next_initialized_tick_within_one_word, position
-from flows.errors import AmmRevert
 
 SPEC_TICKS = [70, 78, 84, 139, 240, 535]
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from base.errors import AmmRevert
 from flows.amm.v3.tick_math import (
     MAX_SQRT_RATIO,
     MAX_TICK,
@@ -16,7 +17,6 @@ from flows.amm.v3.tick_math import (
     get_sqrt_ratio_at_tick,
     get_tick_at_sqrt_ratio,
 )
-from flows.errors import AmmRevert
 
 ticks = st.integers(min_value=MIN_TICK, max_value=MAX_TICK)
 

@@ -12,7 +12,7 @@ import csv
 from dataclasses import dataclass
 from typing import Any
 
-from ops.paths import ROOT
+from base.paths import ROOT
 from schemas.serde import u256
 
 SWAPS_CSV = ROOT / "tests" / "data" / "ethereum" / "v2_pair_swaps.csv"

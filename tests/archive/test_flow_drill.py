@@ -13,9 +13,9 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from flows.spec import load_spec
-from ops.flowproc import FlowProcess
-from ops.kafka_counts import TopicCounter
-from ops.stack.stack import StackInfo
+from ops.control.flowproc import FlowProcess
+from ops.control.kafka_counts import TopicCounter
+from ops.simulator.stack.stack import StackInfo
 from sinks.clickhouse import query_rows, session
 from sinks.kafka import KafkaWriter
 from sinks.migrate import migrate

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from base.errors import PulsearbError
 from flows.deadletter import dead_letter
-from flows.errors import PulsearbError
 from flows.opportunity import to_record
 from flows.relay.codec import decode_frame
 from ops.cli import main

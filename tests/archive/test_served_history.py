@@ -17,8 +17,8 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from flows.spec import load_spec
-from ops.flowproc import FlowProcess
-from ops.stack.stack import StackInfo
+from ops.control.flowproc import FlowProcess
+from ops.simulator.stack.stack import StackInfo
 from sinks.kafka import KafkaWriter
 from tests.sinks.records import T0, encode, execution
 from tests.sinks.served import served_store

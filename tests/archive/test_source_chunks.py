@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from flows.connectors.kafka import KafkaChunk, KafkaRecord, KafkaSource
-from ops.stack.stack import StackInfo
+from ops.simulator.stack.stack import StackInfo
 from sinks.kafka import KafkaWriter
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from flows.opportunity import to_record
 from flows.spec import load_spec
 from ops.cli import main
 from ops.cli.backtest import replay_archive
-from ops.stack.stack import StackInfo
+from ops.simulator.stack.stack import StackInfo
 from schemas.serde import codec, topics_with_schemas
 from sinks.backtest import read_records, table_query, write_opportunities
 from sinks.clickhouse import connect, query_rows, session

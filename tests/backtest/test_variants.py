@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from base.errors import ConfigError
 from flows.backtest import variants, whole_tokens
 from flows.builders.detector import gas_as_of, gas_with
-from flows.errors import ConfigError
 
 
 def test_variants_are_the_spec_then_each_variant_then_every_sweep_combination() -> None:

@@ -19,15 +19,15 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from ops.stack import stack
-from ops.stack.stack import StackInfo
-from ops.topics import apply, load_topics
+from ops.control.topics import apply, load_topics
+from ops.simulator.stack import stack
+from ops.simulator.stack.stack import StackInfo
 from sinks.kafka import client_config
 
 
 @pytest.fixture(scope="package")
 def bridge_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
-    """A Tansu broker for the bridge tests only, with the topics of ops/topics.yaml."""
+    """A Tansu broker for the bridge tests only, with the topics of ops/control/topics.yaml."""
     home = tmp_path_factory.mktemp("bridge-broker")
     info = stack.up(home, chain=False, store=False)
     try:

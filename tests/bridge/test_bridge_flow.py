@@ -1,7 +1,8 @@
 """The bridge flow end to end: a mixed stream of good and bad frames -> relay -> bridge process -> Kafka.
 
 Two relays feed the real bridge (``python -m flows.run`` on flows/specs/bridge.yaml): pulsearb's RelayServer, fed
-through ops/replay.py, and a stand-in that forwards bytes verbatim as AlphaPulse's relay forwards reads (garbage,
+through ops/simulator/replay.py, and a stand-in that forwards bytes verbatim as AlphaPulse's relay forwards reads
+(garbage,
 cut frames and a cut tail then reach the bridge itself). Either way every good frame is on its topic exactly once,
 every bad byte range is on dlq.relay with its raw bytes, stage and stream offset, and the Prometheus counters the
 process serves agree with what Kafka holds.
@@ -22,10 +23,10 @@ import pytest
 from flows.relay.protocol import RelayDomain
 from flows.relay.server import RelayServer
 from flows.spec import SPECS_DIR, load_spec
-from ops.flowproc import FlowProcess
-from ops.replay import replay
-from ops.stack.process import free_port
-from ops.stack.stack import StackInfo
+from ops.control.flowproc import FlowProcess
+from ops.simulator.replay import replay
+from ops.simulator.stack.process import free_port
+from ops.simulator.stack.stack import StackInfo
 from schemas.serde import codec
 from tests.bridge.conftest import Stored, read_topic
 from tests.bridge.streams import RAW_KINDS, RELAY_KINDS, TOPIC_OF, Piece, frame, mixed

@@ -18,8 +18,8 @@ import zlib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from base.errors import FrameError
 from flows.bridge import FAST_ROUTES, ROUTES, Router
-from flows.errors import FrameError
 from flows.relay.codec import ChecksumPolicy, Frame, decode_frame, encode_frame
 from flows.relay.framing import Framer
 from flows.relay.header import HEADER_STRUCT, MAGIC

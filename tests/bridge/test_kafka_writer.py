@@ -12,7 +12,7 @@ import uuid
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from ops.stack.stack import StackInfo
+from ops.simulator.stack.stack import StackInfo
 from sinks.kafka import KafkaWriter, producer_config
 from tests.bridge.conftest import read_topic
 

@@ -1,4 +1,4 @@
-"""ops/replay.py: frames into a relay through RelayProducer (echo drained), restamped with the send time."""
+"""ops/simulator/replay.py: frames into a relay through RelayProducer (echo drained), restamped with the send time."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.errors import StackError
+from base.errors import StackError
 from flows.relay.client import RelayClient
 from flows.relay.codec import ChecksumPolicy, Frame, decode_frame
 from flows.relay.protocol import RelayDomain
 from flows.relay.server import RelayServer
-from ops.replay import replay, restamp
+from ops.simulator.replay import replay, restamp
 from tests.bridge.streams import frame
 from tests.relay.helpers import sample_tlvs
 

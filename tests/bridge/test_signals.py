@@ -19,8 +19,8 @@ import pytest
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSource, run_main
 
+from base.errors import FrameError
 from flows.connectors.signals import SignalSink, SignalWriter
-from flows.errors import FrameError
 from flows.opportunity import InputState, Opportunity
 from flows.relay.client import Backoff, RelayClient
 from flows.relay.codec import ChecksumPolicy, Frame, decode_frame

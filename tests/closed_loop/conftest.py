@@ -1,4 +1,4 @@
-"""The closed loop on anvil through the real broker and the flows (ops.chain.loop), started once per module.
+"""The closed loop on anvil through the real broker and the flows (ops.simulator.chain.loop), started once per module.
 
 The broker is the session's (``broker_stack``); the bridge writes to the fixed ``market.*`` topics, so the topics
 this loop uses are emptied (deleted and re-created) before and after it, leaving other tests a clean broker.
@@ -16,9 +16,9 @@ from confluent_kafka.admin import NewTopic
 
 from flows.relay.client import RelayClient
 from flows.relay.tlv import ArbitrageSignal
-from ops.chain.loop import ChainLoop, TopicReader
-from ops.stack.stack import StackInfo
-from ops.topics import admin_client, apply, load_topics
+from ops.control.topics import admin_client, apply, load_topics
+from ops.simulator.chain.loop import ChainLoop, TopicReader
+from ops.simulator.stack.stack import StackInfo
 
 SPECS = Path(__file__).resolve().parent / "specs"
 USED = ("market.pool_sync", "market.pool_state", "market.pool_swap", "arb.opportunity", "arb.decision", "arb.execution")
@@ -26,7 +26,7 @@ DLQS = ("dlq.cl_cross_dex", "dlq.cl_risk_execution", "dlq.relay")
 
 
 def reset_topics(bootstrap: str) -> None:
-    """Delete the loop's topics and re-create every topic of ops/topics.yaml plus the loop's DLQs, empty."""
+    """Delete the loop's topics and re-create every topic of ops/control/topics.yaml plus the loop's DLQs, empty."""
     admin = admin_client(bootstrap)
     existing = set(admin.list_topics(timeout=10).topics)
     doomed = [t for t in (*USED, *DLQS) if t in existing]

@@ -18,9 +18,9 @@ from flows.execution.ledger import read_summary
 from flows.execution.logs import ARBITRAGE_TOPIC
 from flows.execution.signer import Signer
 from flows.signals import signal_id
-from ops.chain.loop import ANVIL_KEYS
-from ops.chain.tx import contract
 from ops.cli import main as cli
+from ops.simulator.chain.loop import ANVIL_KEYS
+from ops.simulator.chain.tx import contract
 from schemas.serde import from_i256, from_u256
 from tests.closed_loop.conftest import Loop
 

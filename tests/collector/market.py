@@ -23,8 +23,8 @@ from flows.amm.v3.tick_math import MAX_TICK, MIN_TICK, get_sqrt_ratio_at_tick
 from flows.collector.state import V2State, V3State
 from flows.connectors.rpc import JsonRpc
 from flows.execution.signer import Signer
-from ops.chain.tx import Sent, TxSender, contract
-from ops.chain.uniswap import (
+from ops.simulator.chain.tx import Sent, TxSender, contract
+from ops.simulator.chain.uniswap import (
     TokenSpec,
     create_v2_pair,
     create_v3_pool,

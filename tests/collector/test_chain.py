@@ -15,8 +15,8 @@ from flows.collector.engine import Collector, CollectorError
 from flows.collector.seed import FactoryConfig
 from flows.collector.state import V2State, V3State, differences
 from flows.connectors.rpc import JsonRpc
-from ops.chain.tx import contract
-from ops.chain.uniswap import create_v2_pair, create_v3_pool, deploy_v2_factory
+from ops.simulator.chain.tx import contract
+from ops.simulator.chain.uniswap import create_v2_pair, create_v3_pool, deploy_v2_factory
 from schemas.serde import codec
 from tests.collector.market import Market, deploy_market
 

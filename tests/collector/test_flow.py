@@ -16,8 +16,8 @@ from flows.builders.common import RunEnv
 from flows.builders.detector import detector_flow
 from flows.relay.protocol import InstrumentId
 from flows.spec import load_spec
-from ops.flowproc import FlowProcess
-from ops.stack.stack import StackInfo
+from ops.control.flowproc import FlowProcess
+from ops.simulator.stack.stack import StackInfo
 from tests.collector.market import Market, deploy_market
 from tests.detector.broker import Topics, consume_all, produce
 

@@ -1,6 +1,7 @@
 """Shared fixtures for the contract tests.
 
-- ``env``: the genuine market of ops.chain.deploy on anvil (genuine Uniswap V2 and V3, the executor, the lender),
+- ``env``: the genuine market of ops.simulator.chain.deploy on anvil (genuine Uniswap V2 and V3, the executor, the
+lender),
   from tests/execution/conftest.py, for the executor's tests (test_executor.py).
 - ``chain``: an in-process chain (eth-tester, py-evm) with pulsearb's own test contracts, for the fast unit tests
   of PulsePair/PulseFactory (the V2-compatible pair whose fee is a parameter, standing in for a V2 fork), the

@@ -1,6 +1,7 @@
 """ArbExecutor on the genuine Uniswap contracts (anvil): mixed V2/V3 cycles realize pulsearb's prediction to the wei.
 
-The market is ops.chain.deploy's (two genuine UniswapV2Factory venues, a genuine UniswapV3Factory venue, WBTC),
+The market is ops.simulator.chain.deploy's (two genuine UniswapV2Factory venues, a genuine UniswapV3Factory venue,
+WBTC),
 reverted after each test. Every prediction is pulsearb's own math on the pools' state read from the chain: V2 hops
 with ``flows.amm.v2`` (the closed-form sizing for V2-only cycles), V3 hops with ``V3PoolState.swap_exact_in`` on the
 pool's slot0, liquidity and tick map, the size from ``flows.strategies.legs.size_cycle``. Calldata comes from
@@ -24,10 +25,10 @@ from flows.execution.plan import calldata, opportunity_id_bytes32
 from flows.opportunity import InputState, Opportunity
 from flows.pools import PoolState
 from flows.strategies.legs import amounts_along, size_cycle
-from ops.chain.deploy import PairInfo
-from ops.chain.pools import read_states
-from ops.chain.tx import TxSender, contract
-from ops.chain.uniswap import genuine
+from ops.simulator.chain.deploy import PairInfo
+from ops.simulator.chain.pools import read_states
+from ops.simulator.chain.tx import TxSender, contract
+from ops.simulator.chain.uniswap import genuine
 from tests.execution.conftest import USDC_UNIT, Env
 from tests.risk.factories import make_opportunity
 

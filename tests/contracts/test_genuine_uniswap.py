@@ -1,4 +1,5 @@
-"""The genuine Uniswap contracts from npm, deployed on anvil with an exact recorded state (ops/chain/uniswap.py).
+"""The genuine Uniswap contracts from npm, deployed on anvil with an exact recorded state
+(ops/simulator/chain/uniswap.py).
 
 The strongest check of the V3 rebuild: the real WBTC/WETH 0.3 % pool (mainnet block 24,407,242, all 458
 initialized ticks) is rebuilt on a genuine UniswapV3Pool, and the genuine QuoterV2 on it reproduces the 40 real
@@ -17,8 +18,8 @@ from eth_utils import keccak
 from flows.amm.v2 import get_amount_out
 from flows.amm.v3 import load_state_file
 from flows.execution.signer import Signer
-from ops.chain.tx import TxSender, contract
-from ops.chain.uniswap import (
+from ops.simulator.chain.tx import TxSender, contract
+from ops.simulator.chain.uniswap import (
     V2_PAIR_INIT_CODE_HASH,
     V3_POOL_INIT_CODE_HASH,
     TokenSpec,

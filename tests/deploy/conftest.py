@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ops.stack import stack
-from ops.stack.stack import StackInfo
+from ops.simulator.stack import stack
+from ops.simulator.stack.stack import StackInfo
 
 
 @pytest.fixture(scope="module")

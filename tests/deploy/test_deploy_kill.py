@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from flows.builders import detector
-from ops.deploy import record
-from ops.stack.process import pid_alive
-from ops.stack.stack import StackInfo
+from ops.control import record
+from ops.simulator.stack.process import pid_alive
+from ops.simulator.stack.stack import StackInfo
 from sinks.kafka import KafkaWriter
 from tests.deploy.helpers import USDC, WBTC, WETH, Pool, cli, read_topic
 

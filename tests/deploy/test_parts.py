@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.errors import ConfigError
+from base.errors import ConfigError
 from flows.spec import load_spec
-from ops.deploy import record
-from ops.deploy.kafka_config import load_kafka_settings
-from ops.deploy.plan import Endpoints, make_plan, prepare_recovery
-from ops.deploy.supervisor import Backoff
+from ops.control import record
+from ops.control.kafka_config import load_kafka_settings
+from ops.control.plan import Endpoints, make_plan, prepare_recovery
+from ops.control.supervisor import Backoff
 
 SPEC = "version: 1\nname: demo\nkind: detector\nstrategy: {name: cross_dex}\n"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from flows.spec import load_spec
-from ops.stack.stack import StackInfo
-from ops.topics import apply, load_topics, undeclared
+from ops.control.topics import apply, load_topics, undeclared
+from ops.simulator.stack.stack import StackInfo
 from tests.deploy.helpers import cli
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ops.deploy import record
-from ops.stack.process import pid_alive
+from ops.control import record
+from ops.simulator.stack.process import pid_alive
 from tests.deploy.helpers import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from base.errors import ConfigError
 from flows.builders import detector
 from flows.builders.common import RunEnv
-from flows.errors import ConfigError
 from flows.spec import SPECS_DIR, load_spec, load_specs
 from tests.strategies.factories import USDC, WBTC, WETH, pool, quote
 

@@ -16,7 +16,7 @@ from bytewax.testing import cluster_main, run_main
 from flows.builders.common import RunEnv
 from flows.builders.detector import LATE_UPDATES, detector_flow, strategy_params
 from flows.spec import load_spec
-from ops.stack.stack import StackInfo
+from ops.simulator.stack.stack import StackInfo
 from sinks.kafka import KafkaWriter
 from tests.detector import scenarios
 from tests.detector.broker import Topics, consume_all, produce

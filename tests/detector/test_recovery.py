@@ -15,7 +15,7 @@ from flows.builders.detector import strategy_params
 from flows.spec import load_spec
 from flows.state.join import as_view
 from flows.strategies import cross_dex
-from ops.stack.stack import StackInfo
+from ops.simulator.stack.stack import StackInfo
 from tests.detector import scenarios
 from tests.detector.broker import Topics, consume_all, produce
 from tests.detector.test_flow import _by_id, _record_summary, _summary, run, write_spec

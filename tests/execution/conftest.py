@@ -1,10 +1,11 @@
-"""The local market deployed by ops.chain.deploy on anvil (genuine Uniswap V2 and V3), reverted after each test.
+"""The local market deployed by ops.simulator.chain.deploy on anvil (genuine Uniswap V2 and V3), reverted after each
+test.
 
 One anvil and one deployment per test module (with WBTC, so three-token cycles exist); every test starts from an
 ``evm_snapshot`` and is reverted to it. The executor is owned by a fresh key (the test's signing key); a second key
 trades to move prices. Opportunities are found by the real strategies (``cross_dex.evaluate``) on the pools' states
-read from the chain (:mod:`ops.chain.pools`: V2 reserves, V3 price, liquidity and tick map), so what the executor is
-asked to do is exactly what the detector would emit.
+read from the chain (:mod:`ops.simulator.chain.pools`: V2 reserves, V3 price, liquidity and tick map), so what the
+executor is asked to do is exactly what the detector would emit.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from flows.opportunity import Opportunity
 from flows.pools import PoolState
 from flows.strategies import cross_dex
 from flows.strategies.params import StrategyParams
-from ops.chain.deploy import Deployment, PairInfo, deploy
-from ops.chain.market import Trader
-from ops.chain.pools import read_states
-from ops.chain.tx import contract
+from ops.simulator.chain.deploy import Deployment, PairInfo, deploy
+from ops.simulator.chain.market import Trader
+from ops.simulator.chain.pools import read_states
+from ops.simulator.chain.tx import contract
 from tests.conftest import AnvilNode
 from tests.risk.factories import make_limits
 

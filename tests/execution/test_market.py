@@ -1,12 +1,12 @@
-"""The local market on the genuine contracts: what ops.chain.deploy records, and the Trader's V3 swaps."""
+"""The local market on the genuine contracts: what ops.simulator.chain.deploy records, and the Trader's V3 swaps."""
 
 from __future__ import annotations
 
 import pytest
 
-from ops.chain.deploy import V3_USDC_WETH_FEE, sqrt_price_x96
-from ops.chain.pools import read_state
-from ops.chain.uniswap import quote_exact_input
+from ops.simulator.chain.deploy import V3_USDC_WETH_FEE, sqrt_price_x96
+from ops.simulator.chain.pools import read_state
+from ops.simulator.chain.uniswap import quote_exact_input
 from tests.execution.conftest import USDC_UNIT, Env
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.errors import StackError
+from base.errors import StackError
 from flows.execution.ledger import FINAL, SENDING, Attempt, Entry, Ledger, read_summary
 from flows.execution.nonce import NonceManager
 

@@ -8,8 +8,8 @@ import time
 import pytest
 from prometheus_client import Gauge
 
+from base.errors import ConfigError, StackError
 from flows.connectors.broker_health import reachable, servers, wait_reachable, watch
-from flows.errors import ConfigError, StackError
 
 
 def _closed_port() -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from flows.build import BUILDERS
 from flows.spec import FlowSpec, load_spec, load_specs
-from ops.deploy.checks import check_all, check_spec, check_together
+from ops.control.checks import check_all, check_spec, check_together
 
 DETECTOR = """\
 version: 1

@@ -11,10 +11,10 @@ from flows.builders.detector import strategy_params
 from flows.pools import PoolState
 from flows.spec import load_specs
 from flows.strategies import cross_dex
-from ops.kafka_counts import TopicCounter
-from ops.market import model
-from ops.pipeline import Pipeline
-from ops.stack.stack import StackInfo
+from ops.control.kafka_counts import TopicCounter
+from ops.simulator.market import model
+from ops.simulator.pipeline import Pipeline
+from ops.simulator.stack.stack import StackInfo
 from sinks.clickhouse import query_rows, session
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ import uuid
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from ops.kafka_counts import TopicCounter
-from ops.stack.stack import StackInfo
+from ops.control.kafka_counts import TopicCounter
+from ops.simulator.stack.stack import StackInfo
 from sinks.kafka import client_config, producer_config
 
 

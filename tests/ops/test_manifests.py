@@ -9,16 +9,20 @@ import sys
 
 import yaml
 
+from base.paths import ROOT
 from flows.spec import load_specs
-from ops.manifests import K8S_DIR, SYSTEMD_DIR, k8s_name
-from ops.paths import ROOT
+from ops.control.manifests import K8S_DIR, SYSTEMD_DIR, k8s_name
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def test_committed_manifests_are_rendered_from_the_specs() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "ops.manifests", "--check"], capture_output=True, text=True, check=False, cwd=ROOT
+        [sys.executable, "-m", "ops.control.manifests", "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
 

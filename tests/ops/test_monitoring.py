@@ -16,9 +16,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 import flows.metrics  # noqa: F401 - registers the metrics
-from ops.paths import ROOT
-from ops.stack.process import free_port
-from ops.stack.stack import StackInfo
+from base.paths import ROOT
+from ops.simulator.stack.process import free_port
+from ops.simulator.stack.stack import StackInfo
 
 MON = ROOT / "ops" / "monitoring"
 
@@ -97,7 +97,7 @@ def test_grafana_clickhouse_source_points_at_the_store_server(tmp_path: Path, mo
 
     import yaml
 
-    from ops.stack.store import DEFAULT_PORT
+    from ops.simulator.stack.store import DEFAULT_PORT
     from tests.sinks.served import served_store
 
     [source] = yaml.safe_load((MON / "grafana-datasource.yml").read_text())["datasources"]

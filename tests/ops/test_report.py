@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ops.report import collect
+from ops.simulator.report import collect
 from sinks.clickhouse import connect, session
 from sinks.migrate import migrate
 from sinks.writer import ArchiveWriter

@@ -1,5 +1,5 @@
-"""Market snapshot files (ops/market/snapshot.py): the committed ones rebuild from the real fixtures and load; bad
-files report every problem with its JSON path."""
+"""Market snapshot files (ops/simulator/market/snapshot.py): the committed ones rebuild from the real fixtures and
+load; bad files report every problem with its JSON path."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from base.errors import ConfigError
 from flows.amm.cycle import optimal_input
 from flows.amm.v2 import Hop
-from flows.errors import ConfigError
-from ops.market.snapshot import load_snapshot, parse_snapshot, snapshot_to_json
-from ops.market.snapshots import build
+from ops.simulator.market.snapshot import load_snapshot, parse_snapshot, snapshot_to_json
+from ops.simulator.market.snapshots import build
 
 SNAPSHOTS = sorted(Path(build.HERE).glob("*.json"))
 

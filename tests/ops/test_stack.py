@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ops.stack.chain import rpc_call
-from ops.stack.process import free_port, pid_alive, port_open
+from ops.simulator.stack.chain import rpc_call
+from ops.simulator.stack.process import free_port, pid_alive, port_open
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from base.venues import VenueId
 from flows.relay.address import to_hex
-from flows.relay.protocol import CachePoolType, ExecutionStatus, FlashLoanProvider, PoolStateType, VenueId
+from flows.relay.protocol import CachePoolType, ExecutionStatus, FlashLoanProvider, PoolStateType
 from flows.relay.tlv import (
     TLV_CLASSES,
     ArbitrageSignal,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.errors import StackError
+from base.errors import StackError
 from flows.relay.client import Backoff, RelayClient, RelayProducer
 from flows.relay.codec import encode_frame
 from flows.relay.framing import DeadFrame

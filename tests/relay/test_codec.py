@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.errors import FrameError
+from base.errors import FrameError
 from flows.relay.codec import ChecksumPolicy, Frame, decode_checked, decode_frame, encode_frame, encode_tlvs
 from flows.relay.header import HEADER_STRUCT, MAGIC, compute_checksum
 from flows.relay.protocol import MAX_PAYLOAD, RelayDomain

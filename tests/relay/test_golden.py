@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from base.venues import VenueId
 from flows.relay.codec import ChecksumPolicy, decode_frame, encode_frame
 from flows.relay.header import HEADER_STRUCT
 from flows.relay.jsonform import frame_from_json, frame_to_json
-from flows.relay.protocol import AssetType, InstrumentId, RelayDomain, SourceType, VenueId
+from flows.relay.protocol import AssetType, InstrumentId, RelayDomain, SourceType
 from flows.relay.tlv import OrderBook, PoolSync, Trade, UnknownTlv
 
 from .helpers import TS, sample_tlvs

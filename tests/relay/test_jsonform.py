@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.errors import FrameError
+from base.errors import FrameError
 from flows.relay.codec import decode_frame, encode_frame
 from flows.relay.jsonform import frame_from_json, frame_to_json, tlv_from_json, tlv_to_json
 from flows.relay.protocol import MAX_PAYLOAD, RelayDomain

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flows.relay.protocol import (
-    MAX_PAYLOAD,
-    AssetType,
-    InstrumentId,
-    RelayDomain,
-    SourceType,
-    TlvType,
-    VenueId,
-)
+from base.venues import VenueId
+from flows.relay.protocol import MAX_PAYLOAD, AssetType, InstrumentId, RelayDomain, SourceType, TlvType
 
 from .helpers import USDC, WMATIC
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from flows.errors import StackError
+from base.errors import StackError
+from base.venues import VenueId
 from flows.relay.client import RelayClient, RelayProducer
 from flows.relay.codec import encode_frame
-from flows.relay.protocol import RelayDomain, VenueId
+from flows.relay.protocol import RelayDomain
 from flows.relay.server import RelayServer
 from flows.relay.subscription import subscribe_frame
 from flows.relay.tlv import Subscribe

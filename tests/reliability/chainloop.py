@@ -19,9 +19,9 @@ from confluent_kafka.admin import NewTopic
 from web3 import Web3
 
 from flows.execution.logs import ARBITRAGE_TOPIC
-from ops.chain.loop import ChainFlowProcess, ChainLoop, TopicReader
-from ops.stack.process import free_port
-from ops.topics import admin_client, apply, load_topics
+from ops.control.topics import admin_client, apply, load_topics
+from ops.simulator.chain.loop import ChainFlowProcess, ChainLoop, TopicReader
+from ops.simulator.stack.process import free_port
 from tests.reliability.rpc_proxy import RpcProxy
 
 HERE = Path(__file__).resolve().parent
@@ -32,7 +32,7 @@ USDC = 10**6
 
 
 def create_topics(bootstrap: str) -> None:
-    """Every topic of ops/topics.yaml (and the shipped specs' DLQs) plus the drill specs' DLQs."""
+    """Every topic of ops/control/topics.yaml (and the shipped specs' DLQs) plus the drill specs' DLQs."""
     apply(bootstrap, load_topics())
     admin = admin_client(bootstrap)
     have = set(admin.list_topics(timeout=10).topics)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ops.stack import process, stack
-from ops.stack.broker import tansu_binary
-from ops.stack.stack import StackInfo
+from ops.simulator.stack import process, stack
+from ops.simulator.stack.broker import tansu_binary
+from ops.simulator.stack.stack import StackInfo
 from sinks.clickhouse import default_dsn, session
 from sinks.migrate import migrate
 from tests.reliability.proxy import CuttableProxy

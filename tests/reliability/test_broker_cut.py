@@ -8,8 +8,8 @@ import time
 import pytest
 
 from flows.spec import load_specs
-from ops.market import model
-from ops.pipeline import Pipeline
+from ops.simulator.market import model
+from ops.simulator.pipeline import Pipeline
 from sinks.clickhouse import query_rows, session
 from tests.reliability.conftest import ProxiedBroker
 

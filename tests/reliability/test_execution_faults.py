@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from flows.execution.ledger import read_summary
-from ops.chain.loop import TopicReader
-from ops.stack.stack import StackInfo
+from ops.simulator.chain.loop import TopicReader
+from ops.simulator.stack.stack import StackInfo
 from tests.reliability.chainloop import Drill, ProxiedLoop, arbitrage_events, create_topics, owner_transactions
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -25,12 +25,12 @@ from flows.relay.client import RelayProducer
 from flows.relay.protocol import RelayDomain
 from flows.relay.server import RelayServer
 from flows.spec import load_specs
-from ops.flowproc import FlowProcess
-from ops.kafka_counts import TopicCounter
-from ops.market import model
-from ops.replay import restamp
-from ops.stack.stack import StackInfo
-from ops.topics import apply, load_topics
+from ops.control.flowproc import FlowProcess
+from ops.control.kafka_counts import TopicCounter
+from ops.control.topics import apply, load_topics
+from ops.simulator.market import model
+from ops.simulator.replay import restamp
+from ops.simulator.stack.stack import StackInfo
 from tests.reliability.topics import read_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

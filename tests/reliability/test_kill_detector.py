@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from flows.spec import load_spec
-from ops.flowproc import FlowProcess
-from ops.kafka_counts import TopicCounter
-from ops.stack.stack import StackInfo
-from ops.topics import apply, load_topics
+from ops.control.flowproc import FlowProcess
+from ops.control.kafka_counts import TopicCounter
+from ops.control.topics import apply, load_topics
+from ops.simulator.stack.stack import StackInfo
 from schemas.serde import from_u256
 from sinks.kafka import KafkaWriter
 from tests.deploy.helpers import USDC, WETH, Pool

@@ -19,11 +19,11 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from flows.spec import load_specs
-from ops.flowproc import FlowProcess
-from ops.kafka_counts import TopicCounter
-from ops.market import model
-from ops.stack import stack
-from ops.topics import apply, load_topics
+from ops.control.flowproc import FlowProcess
+from ops.control.kafka_counts import TopicCounter
+from ops.control.topics import apply, load_topics
+from ops.simulator.market import model
+from ops.simulator.stack import stack
 from schemas.serde import codec
 from sinks.kafka import client_config
 

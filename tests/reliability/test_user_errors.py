@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from base.paths import ROOT
 from flows.spec import SPECS_DIR
-from ops.paths import ROOT
-from ops.stack import process
-from ops.stack.chain import chain_spec
-from ops.stack.stack import StackInfo
+from ops.simulator.stack import process
+from ops.simulator.stack.chain import chain_spec
+from ops.simulator.stack.stack import StackInfo
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.errors import SchemaError
+from base.errors import SchemaError
 from schemas import avro_encoder
 from schemas.avro_encoder import (
     INT_MAX,

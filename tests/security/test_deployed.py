@@ -26,19 +26,19 @@ from confluent_kafka import Consumer, TopicPartition
 from eth_account import Account
 from web3 import Web3
 
+from base.paths import ROOT
 from flows.execution.signer import Signer
 from flows.relay.protocol import RelayDomain
 from flows.relay.server import RelayServer
 from flows.spec import SPECS_DIR, load_spec, load_specs
-from ops.chain.bind import bind_specs, render_spec
-from ops.chain.deploy import ANVIL_KEYS, deploy
-from ops.chain.loop import TopicReader
-from ops.chain.market import Trader
-from ops.chain.watcher import ChainWatcher
-from ops.deploy import record
-from ops.paths import ROOT
-from ops.stack import stack
-from ops.topics import admin_client, apply, load_topics
+from ops.control import record
+from ops.control.topics import admin_client, apply, load_topics
+from ops.simulator.chain.bind import bind_specs, render_spec
+from ops.simulator.chain.deploy import ANVIL_KEYS, deploy
+from ops.simulator.chain.loop import TopicReader
+from ops.simulator.chain.market import Trader
+from ops.simulator.chain.watcher import ChainWatcher
+from ops.simulator.stack import stack
 from sinks.clickhouse import query_rows, session
 from sinks.kafka import KafkaWriter, client_config
 from tests.security.procfs import Listener, environment, listeners

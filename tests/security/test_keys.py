@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from base.paths import ROOT
 from flows.execution.signer import encrypt_keystore
 from flows.spec import SPECS_DIR
-from ops.paths import ROOT
-from ops.stack.stack import StackInfo
+from ops.simulator.stack.stack import StackInfo
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ops.stack import process
-from ops.stack.store import store_spec
+from ops.simulator.stack import process
+from ops.simulator.stack.store import store_spec
 from sinks.server import ServerRecord
 from tests.sinks.conftest import migrated
 

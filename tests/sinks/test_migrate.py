@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.trace import HOPS
+from base.trace import HOPS
 from sinks.clickhouse import query_rows, session
 from sinks.migrate import MIGRATIONS_DIR, MigrationError, migrate
 from sinks.retention import RetentionError, RetentionPolicy, current
@@ -75,4 +75,4 @@ def test_policy_arguments_are_checked() -> None:
 
 def test_every_hop_is_read_from_exactly_one_table() -> None:
     listed = [h for hops in HOP_SOURCES.values() for h in hops]
-    assert sorted(listed) == sorted(name for name, _, _ in HOPS), "flows/trace.py HOPS changed: add a migration"
+    assert sorted(listed) == sorted(name for name, _, _ in HOPS), "base/trace.py HOPS changed: add a migration"

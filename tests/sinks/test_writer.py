@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.stack.process import free_port
+from ops.simulator.stack.process import free_port
 from sinks.clickhouse import SinkUnavailable, StoreError, connect, query_rows, session
 from sinks.writer import ArchiveWriter
 from tests.sinks.conftest import migrated

@@ -1,5 +1,5 @@
-"""The snapshot deployer (ops/chain/snapshot_deploy.py) on anvil: every committed snapshot is rebuilt on genuine
-Uniswap contracts with exactly the file's state, read back call by call; what genuine contracts cannot hold is
+"""The snapshot deployer (ops/simulator/chain/snapshot_deploy.py) on anvil: every committed snapshot is rebuilt on
+genuine Uniswap contracts with exactly the file's state, read back call by call; what genuine contracts cannot hold is
 refused, one line per problem, before anything is sent."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
+from base.errors import ConfigError
 from flows.amm.v3 import V3PoolState
-from flows.errors import ConfigError
 from flows.execution.signer import Signer
-from ops.chain.snapshot_deploy import (
+from ops.simulator.chain.snapshot_deploy import (
     CUSTOM_VENUES,
     SnapshotDeployment,
     check_deployable,
@@ -22,10 +22,10 @@ from ops.chain.snapshot_deploy import (
     venue_ids,
     verify_snapshot,
 )
-from ops.chain.tx import TxSender, contract
-from ops.chain.uniswap import genuine, quote_exact_input, read_v2_reserves, read_v3_slot
-from ops.market.snapshot import load_snapshot, parse_snapshot
-from ops.market.snapshots import build
+from ops.simulator.chain.tx import TxSender, contract
+from ops.simulator.chain.uniswap import genuine, quote_exact_input, read_v2_reserves, read_v3_slot
+from ops.simulator.market.snapshot import load_snapshot, parse_snapshot
+from ops.simulator.market.snapshots import build
 
 SNAPSHOTS = sorted(Path(build.HERE).glob("*.json"))
 V3_FILE = Path(build.HERE) / "wbtc_weth_v3_vs_v2.json"

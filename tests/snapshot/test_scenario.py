@@ -1,4 +1,5 @@
-"""The snapshot scenario's bindings (ops/chain/snapshot_scenario.py), without a chain: which flows run on a snapshot,
+"""The snapshot scenario's bindings (ops/simulator/chain/snapshot_scenario.py), without a chain: which flows run on a
+snapshot,
 and that each bound spec passes its own builder's validation with the snapshot's addresses; the comparison with
 the real bot."""
 
@@ -11,11 +12,11 @@ from flows.collector.config import parse_config
 from flows.risk.validate import yaml_lines
 from flows.spec import load_specs
 from flows.strategies.params import params_from_mapping
-from ops.chain.deploy import Deployment, PairInfo, TokenInfo
-from ops.chain.snapshot_deploy import SnapshotDeployment, venue_ids
-from ops.chain.snapshot_scenario import UNLIMITED, SnapshotScenario, bind_snapshot_specs
-from ops.market.snapshot import load_snapshot
-from ops.market.snapshots import build
+from ops.simulator.chain.deploy import Deployment, PairInfo, TokenInfo
+from ops.simulator.chain.snapshot_deploy import SnapshotDeployment, venue_ids
+from ops.simulator.chain.snapshot_scenario import UNLIMITED, SnapshotScenario, bind_snapshot_specs
+from ops.simulator.market.snapshot import load_snapshot
+from ops.simulator.market.snapshots import build
 
 V3_FILE = Path(build.HERE) / "wbtc_weth_v3_vs_v2.json"
 DAI_FILE = Path(build.HERE) / "eth_12483198_dai_weth.json"

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from ops.market.snapshot import load_snapshot
-from ops.market.snapshots import build
+from ops.simulator.market.snapshot import load_snapshot
+from ops.simulator.market.snapshots import build
 from tests.up.test_up_chain import _env, _history, _ours
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

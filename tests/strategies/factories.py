@@ -9,7 +9,7 @@ from flows.pools import PoolState
 from flows.state.quotes import CexQuote
 from flows.strategies.params import StrategyParams
 
-# Real Polygon addresses (ops/market/data/polygon_chains.json), lower-case; sorted: WBTC < USDC < WETH.
+# Real Polygon addresses (ops/simulator/market/data/polygon_chains.json), lower-case; sorted: WBTC < USDC < WETH.
 USDC = "0x2791bca1f2de4661ed88a30c99a7a9449aa84174"
 WETH = "0x7ceb23fd6bc0add59e62ac25578270cff1b9f619"
 WBTC = "0x1bfd67037b42cf73acf2047067bd4f2c47d9bfd6"

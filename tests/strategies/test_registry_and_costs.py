@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from base.errors import ConfigError
 from flows.amm.cycle import optimal_input
 from flows.amm.v2 import Hop
-from flows.errors import ConfigError
 from flows.strategies import join_by, registry, strategy
 from flows.strategies.assemble import reprice
 from flows.strategies.legs import CexLeg, profitable_at_margin

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from base.errors import ConfigError
 from flows.builders.collector import load_config
-from flows.errors import ConfigError
 from flows.spec import load_specs
 from flows.strategies.params import params_from_mapping
-from ops.chain.bind import BINDINGS, bind_specs, merge, render_spec
-from ops.chain.deploy import Deployment, PairInfo, TokenInfo
+from ops.simulator.chain.bind import BINDINGS, bind_specs, merge, render_spec
+from ops.simulator.chain.deploy import Deployment, PairInfo, TokenInfo
 
 USDC = "0x" + "11" * 20
 WETH = "0x" + "22" * 20

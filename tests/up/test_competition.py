@@ -1,8 +1,8 @@
 """The local market does not wait for pulsearb, and a competing searcher can take a dislocation first.
 
 On anvil with the genuine contracts (the execution tests' deployment, reverted after each test), with the real
-executor (flows/execution) and the real market parts (ops.chain.drive, ops.chain.compete): what a run of
-``pulsearb up`` reports comes from these outcomes.
+executor (flows/execution) and the real market parts (ops.simulator.chain.drive, ops.simulator.chain.compete): what a
+run of ``pulsearb up`` reports comes from these outcomes.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from flows.execution.chain import Chain
 from flows.execution.ledger import Ledger
 from flows.execution.outcome import EXACT, MIN_PROFIT, Finished, classify
 from flows.execution.records import execution_record
-from ops.chain.compete import Competitor
-from ops.chain.deploy import Deployment
-from ops.chain.drive import MarketDriver
-from ops.chain.market import Trader
-from ops.chain.traders import fund
+from ops.simulator.chain.compete import Competitor
+from ops.simulator.chain.deploy import Deployment
+from ops.simulator.chain.drive import MarketDriver
+from ops.simulator.chain.market import Trader
+from ops.simulator.chain.traders import fund
 from schemas.serde import from_i256, from_u256
 from tests.execution.conftest import WBTC_PRICE_USDC, Env, fresh_signer, make_executor
 

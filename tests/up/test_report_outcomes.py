@@ -16,7 +16,7 @@ from flows.execution.ledger import FINAL, Entry
 from flows.execution.outcome import ABOVE, BELOW, EXACT, MIN_PROFIT, REVERTED, SKIPPED, Finished
 from flows.execution.records import execution_record
 from flows.opportunity import to_record
-from ops.report import Competition, collect, render, write
+from ops.simulator.report import Competition, collect, render, write
 from sinks.clickhouse import connect, session
 from sinks.migrate import migrate
 from sinks.writer import ArchiveWriter

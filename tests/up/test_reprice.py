@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.amm.v2 import get_amount_in, get_amount_out
-from ops.chain.drive import bar_price, target_price
-from ops.chain.reprice import price, reprice
+from ops.simulator.chain.drive import bar_price, target_price
+from ops.simulator.chain.reprice import price, reprice
 
 WETH, USDC = 10**18, 10**6
 

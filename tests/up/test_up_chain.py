@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from flows.execution.outcome import MIN_PROFIT, OUTCOMES, REVERTED, classify
-from ops.deploy import record
-from ops.stack.process import pid_alive
+from ops.control import record
+from ops.simulator.stack.process import pid_alive
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flows.collector.abi import SWAP as V3_SWAP_TOPIC
 from flows.collector.abi import RawLog
-from ops.chain.deploy import PairInfo
-from ops.chain.watcher import V2_SWAP_TOPIC, swap_tlv
+from ops.simulator.chain.deploy import PairInfo
+from ops.simulator.chain.watcher import V2_SWAP_TOPIC, swap_tlv
 
 USDC = "0x" + "11" * 20
 WETH = "0x" + "22" * 20

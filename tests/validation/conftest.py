@@ -14,11 +14,11 @@ from eth_account import Account
 from web3 import Web3
 
 from flows.execution.signer import KEY_ENV, Signer
-from ops.chain.deploy import Deployment, deploy
-from ops.chain.market import Trader
 from ops.cli import main
-from ops.stack import process
-from ops.stack.chain import chain_spec, rpc_call
+from ops.simulator.chain.deploy import Deployment, deploy
+from ops.simulator.chain.market import Trader
+from ops.simulator.stack import process
+from ops.simulator.stack.chain import chain_spec, rpc_call
 
 ETH = 10**18
 
@@ -57,7 +57,7 @@ def new_key() -> str:
 
 @dataclass
 class Attached:
-    """A deployment made by ops.chain.deploy, its file, its owner's key and a trader to move prices."""
+    """A deployment made by ops.simulator.chain.deploy, its file, its owner's key and a trader to move prices."""
 
     deployment: Deployment
     path: Path

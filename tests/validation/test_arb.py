@@ -5,7 +5,7 @@ from __future__ import annotations
 from flows.amm.cycle import optimal_input
 from flows.amm.v2 import Hop, get_amount_out
 from flows.execution.plan import opportunity_id_bytes32
-from ops.chain.deploy import PairInfo
+from ops.simulator.chain.deploy import PairInfo
 from ops.validation.arb import Pool, at_input, best_cycle, cross_check, to_opportunity
 from ops.validation.budget import DEPLOY_GAS_LIMITS, gas_budget, max_fee
 from ops.validation.units import ether, gap_bps, gwei, token

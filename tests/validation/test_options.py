@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.errors import ConfigError
+from base.errors import ConfigError
 from ops.validation.options import Options, parse_addresses
 
 URL = "http://127.0.0.1:1"

@@ -11,7 +11,7 @@ from flows.amm.v2 import Hop, get_amount_out
 from flows.amm.v3.pool import V3PoolState
 from flows.amm.v3.tick_math import MAX_TICK, MIN_TICK, get_tick_at_sqrt_ratio
 from flows.pools import PoolState
-from ops.chain.deploy import PairInfo
+from ops.simulator.chain.deploy import PairInfo
 from ops.validation.route import best, cycle_probe, cycle_problem, price, probe_input, routes
 
 USDC, WETH, WBTC = "0x" + "aa" * 20, "0x" + "bb" * 20, "0x" + "cc" * 20

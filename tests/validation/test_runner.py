@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from flows.errors import ConfigError
+from base.errors import ConfigError
 from ops.validation.runner import FAIL, NOT_RUN, PASS, SKIP, Done, Step, StepFailed, run_steps
 from ops.validation.steps import url_secrets
 

@@ -14,10 +14,10 @@ import sys
 import pytest
 from web3 import Web3
 
+from base.paths import ROOT
 from flows.execution.signer import Signer
-from ops.paths import ROOT
-from ops.stack import process
-from ops.stack.chain import chain_spec
+from ops.simulator.stack import process
+from ops.simulator.stack.chain import chain_spec
 from ops.validation.steps import STEPS
 from tests.validation.conftest import Attached, Node, new_key, run_validate
 
@@ -80,7 +80,7 @@ def test_attach_with_deployment_file(node: Node, attached: Attached, capsys, mon
     assert "realized profit" in run.out and "= predicted, to the wei" in run.out
     assert re.search(r"^PASS: 8 of 8 steps passed", run.out, re.M)
     # the profit was withdrawn: the executor holds what the deployment gave it
-    from ops.chain.tx import contract
+    from ops.simulator.chain.tx import contract
 
     held = contract(node.w3, "TestToken", usdc).functions.balanceOf(node.w3.to_checksum_address(executor)).call()
     assert held == 200_000 * 10**6

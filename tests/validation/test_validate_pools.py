@@ -1,6 +1,6 @@
 """``pulsearb validate --pools`` against pools it did not deploy: genuine Uniswap V2 pairs and V3 pools made here
-with ops/chain/uniswap.py (no deployment file names them), a price gap made with a plain swap, then dry runs that
-must predict eth_call exactly, live trades whose realized profit must equal the prediction to the wei, and every
+with ops/simulator/chain/uniswap.py (no deployment file names them), a price gap made with a plain swap, then dry runs
+that must predict eth_call exactly, live trades whose realized profit must equal the prediction to the wei, and every
 lying input (wrong chain, an account, a token, the executor, an imitation pair, a copy of the genuine code) ending
 in one line with nothing sent."""
 
@@ -20,9 +20,9 @@ from flows.amm.cycle import optimal_input
 from flows.amm.v2 import Hop, get_amount_out
 from flows.amm.v3.tick_math import MAX_TICK, MIN_TICK
 from flows.execution.signer import Signer
-from ops.chain.deploy import Deployment
-from ops.chain.tx import TxSender, contract
-from ops.chain.uniswap import (
+from ops.simulator.chain.deploy import Deployment
+from ops.simulator.chain.tx import TxSender, contract
+from ops.simulator.chain.uniswap import (
     TokenSpec,
     create_v2_pair,
     create_v3_pool,
@@ -36,8 +36,8 @@ from ops.chain.uniswap import (
     seed_v2_pair,
     seed_v3_pool,
 )
-from ops.stack import process
-from ops.stack.chain import chain_spec
+from ops.simulator.stack import process
+from ops.simulator.stack.chain import chain_spec
 from ops.validation.steps import POOL_STEPS
 from tests.validation.conftest import Node, new_key, run_validate
 

@@ -2,7 +2,7 @@
 
 Ported from Uniswap/v3-core v1.0.0 (the code deployed on Ethereum mainnet); every module names the Solidity it
 mirrors. Amounts are raw token units, prices are Q64.96 square roots (``sqrt_price_x96``), fees are pips
-(1e-6: 3000 = 0.3 %). Contract reverts raise :class:`flows.errors.AmmRevert` with the contract's require string
+(1e-6: 3000 = 0.3 %). Contract reverts raise :class:`base.errors.AmmRevert` with the contract's require string
 where it has one.
 """
 

@@ -5,7 +5,7 @@ The binary searches of the Solidity version are replaced by :meth:`int.bit_lengt
 
 from __future__ import annotations
 
-from flows.errors import AmmRevert
+from base.errors import AmmRevert
 
 __all__ = ["least_significant_bit", "most_significant_bit"]
 

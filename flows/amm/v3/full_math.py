@@ -7,7 +7,7 @@ Also the ``divRoundingUp`` of ``UnsafeMath.sol``.
 
 from __future__ import annotations
 
-from flows.errors import AmmRevert
+from base.errors import AmmRevert
 
 __all__ = ["MAX_UINT256", "div_rounding_up", "mul_div", "mul_div_rounding_up"]
 

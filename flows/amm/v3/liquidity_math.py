@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows.errors import AmmRevert
+from base.errors import AmmRevert
 
 __all__ = ["MAX_UINT128", "add_delta"]
 

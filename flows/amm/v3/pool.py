@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from base.errors import AmmRevert, ConfigError
 from flows.amm.v3.liquidity_math import MAX_UINT128, add_delta
 from flows.amm.v3.swap_math import PIPS, compute_swap_step
 from flows.amm.v3.tick_bitmap import build_bitmap, next_initialized_tick_within_one_word
@@ -29,7 +30,6 @@ from flows.amm.v3.tick_math import (
     get_sqrt_ratio_at_tick,
     get_tick_at_sqrt_ratio,
 )
-from flows.errors import AmmRevert, ConfigError
 
 __all__ = ["STATE_KEYS", "FrozenIntMap", "SwapResult", "V3PoolState", "load_state_file", "state_from_mapping", "swap"]
 

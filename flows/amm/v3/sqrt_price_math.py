@@ -8,8 +8,8 @@ changes the result in the last wei.
 
 from __future__ import annotations
 
+from base.errors import AmmRevert
 from flows.amm.v3.full_math import MAX_UINT256, div_rounding_up, mul_div, mul_div_rounding_up
-from flows.errors import AmmRevert
 
 __all__ = [
     "Q96",

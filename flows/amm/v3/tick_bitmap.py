@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from base.errors import AmmRevert
 from flows.amm.v3.bit_math import least_significant_bit, most_significant_bit
-from flows.errors import AmmRevert
 
 __all__ = ["build_bitmap", "next_initialized_tick_within_one_word", "position"]
 

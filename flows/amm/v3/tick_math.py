@@ -7,7 +7,7 @@ Q128.128 to Q64.96, and the same log2 approximation for the inverse, so every ti
 
 from __future__ import annotations
 
-from flows.errors import AmmRevert
+from base.errors import AmmRevert
 
 __all__ = [
     "MAX_SQRT_RATIO",
