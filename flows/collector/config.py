@@ -27,7 +27,7 @@ from typing import Any
 from flows.collector.seed import FactoryConfig
 from flows.collector.state import V2, V3
 from flows.relay.protocol import PoolStateType, SourceType
-from flows.risk.validate import MISSING, Problems, address, integer
+from flows.spec.problems import MISSING, Problems, address, integer
 
 KEYS = {
     "chain_id",
@@ -89,17 +89,12 @@ def _factory(problems: Problems, field: tuple[str, ...], raw: Any) -> FactoryCon
     return FactoryConfig(addr, kind, venue, fee, pool_type, start, discover)
 
 
-def parse_config(
-    section: Mapping[str, Any] | None, path: Path | None, lines: Mapping[tuple[str, ...], int]
-) -> tuple[CollectorConfig | None, list[str]]:
-    """Validate a ``collector`` section; return the config (None when there are problems) and every problem.
+def parse_collector(section: Any, problems: Problems) -> CollectorConfig:
+    """Read a ``collector`` section; every problem goes to ``problems`` (the caller raises).
 
-    Args:
-        section: the spec's ``collector`` mapping.
-        path: the spec file (named in problems).
-        lines: key path -> line of the file (:func:`flows.risk.validate.yaml_lines`).
+    Returns:
+        The settings (meaningful only when ``problems`` stayed empty).
     """
-    problems = Problems(path, lines)
     raw = section if isinstance(section, Mapping) else {}
     top = ("collector",)
     problems.unknown_keys(top, raw, KEYS)
@@ -135,6 +130,19 @@ def parse_config(
         key: integer(problems, (*top, key), raw.get(key, MISSING), minimum=lo, maximum=hi, default=default)
         for key, (lo, hi, default) in ints.items()
     }
-    if problems:
-        return None, problems.items
-    return CollectorConfig(chain_id, tuple(factories), tuple(dict.fromkeys(pools)), **values), []
+    return CollectorConfig(chain_id, tuple(factories), tuple(dict.fromkeys(pools)), **values)
+
+
+def parse_config(
+    section: Mapping[str, Any] | None, path: Path | None, lines: Mapping[str, int]
+) -> tuple[CollectorConfig | None, list[str]]:
+    """Validate a ``collector`` section; return the config (None when there are problems) and every problem.
+
+    Args:
+        section: the spec's ``collector`` mapping.
+        path: the spec file (named in problems).
+        lines: field path -> line of the file (``spec.lines``, or :func:`flows.spec.problems.yaml_lines`).
+    """
+    problems = Problems(path, lines)
+    config = parse_collector(section, problems)
+    return (None, problems.items) if problems else (config, [])

@@ -16,7 +16,7 @@ from typing import Any
 
 from base.errors import ConfigError
 from flows.execution.plan import CAPITAL_MODES
-from flows.risk.validate import ADDRESS_RE, MISSING, Problems, address, integer, number
+from flows.spec.problems import ADDRESS_RE, MISSING, Problems, address, choice, integer, number
 
 DEPLOYMENT_ENV = "PULSEARB_DEPLOYMENT"
 MODES = ("live", "dry_run")
@@ -81,14 +81,8 @@ def parse_execution(raw: Any, problems: Problems, where: tuple[str, ...] = ("ris
         raw = {}
     problems.unknown_keys(where, raw, set(FIELDS))
     d = ExecutionConfig()
-    mode = raw.get("mode", d.mode)
-    if mode not in MODES:
-        problems.add((*where, "mode"), "one of live, dry_run", mode)
-        mode = d.mode
-    capital = raw.get("capital", d.capital)
-    if capital not in CAPITAL_MODES:
-        problems.add((*where, "capital"), f"one of {', '.join(CAPITAL_MODES)}", capital)
-        capital = d.capital
+    mode = choice(problems, (*where, "mode"), raw.get("mode", d.mode), MODES, default=d.mode)
+    capital = choice(problems, (*where, "capital"), raw.get("capital", d.capital), CAPITAL_MODES, default=d.capital)
     deployment = raw.get("deployment", "")
     if not isinstance(deployment, str):
         problems.add((*where, "deployment"), "a file path", deployment)

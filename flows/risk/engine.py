@@ -17,7 +17,7 @@ from base.errors import PulsearbError
 from flows.opportunity import Opportunity
 from flows.risk.limits import RiskLimits, TokenLimit
 from flows.risk.state import RiskState
-from flows.risk.validate import ADDRESS_RE
+from flows.spec.problems import ADDRESS_RE
 
 BPS = 10_000
 EXECUTABLE_KINDS = frozenset({"v2", "v3"})

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flows.risk.validate import ADDRESS_RE, MISSING, Problems, integer
+from flows.spec.problems import ADDRESS_RE, MISSING, Problems, integer
 
 WILDCARD = "*"
 

@@ -8,8 +8,9 @@ expected and what was found::
 
     flows/specs/eth.yaml:14: strategy.params.min_net_profit: expected an integer, got "0.1"
 
-Past this loader nothing sees a raw dict, except the two sections whose keys belong to a builder
-(``strategy.params`` and ``risk``): the builder of the spec's kind checks those (docs/flows.md, "Builders").
+The sections whose keys belong to a builder (``strategy.params``, ``risk``, ``collector``, ``store``) are read by
+that builder's contract into typed configs (docs/flows.md, "Builders"), through the same :class:`Problems`
+mechanism: every problem of them, each with its file and line.
 """
 
 from flows.spec.load import load_spec, load_specs, parse_spec
@@ -30,6 +31,7 @@ from flows.spec.model import (
     Window,
     display_path,
 )
+from flows.spec.problems import Problems, yaml_lines
 from flows.spec.schema import SCHEMA, SCHEMA_FILE, Field, json_schema
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "Inputs",
     "Join",
     "Observability",
+    "Problems",
     "Recovery",
     "Resources",
     "SpecError",
@@ -55,4 +58,5 @@ __all__ = [
     "load_spec",
     "load_specs",
     "parse_spec",
+    "yaml_lines",
 ]

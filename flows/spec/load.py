@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from flows.spec.check import Checker, check_rules, found, read_yaml
+from flows.spec.check import Checker, check_rules
 from flows.spec.model import (
     SPECS_DIR,
     Clock,
@@ -26,7 +26,8 @@ from flows.spec.model import (
     Window,
     display_path,
 )
-from flows.spec.schema import MISSING, SCHEMA, TOP
+from flows.spec.problems import MISSING, found, read_yaml
+from flows.spec.schema import SCHEMA, TOP
 
 
 def _build(data: dict, path: Path, digest: str, lines: Mapping[str, int]) -> FlowSpec:
@@ -78,14 +79,14 @@ def _override(data: dict, text: str, checker: Checker) -> str | None:
     keys = key_path.strip().split(".")
     if not eq or not all(k.strip() for k in keys):
         expected = "PATH=VALUE, PATH dot-separated keys (strategy.params.min_net_profit=5)"
-        checker.problems.append(SpecProblem(checker.file, 0, "--set", expected, repr(text)))
+        checker.details.append(SpecProblem(checker.file, 0, "--set", expected, repr(text)))
         return None
     key_path = ".".join(k.strip() for k in keys)
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        checker.add(key_path, "a YAML value", f"{raw!r}, {what} (--set {text})")
+        checker.add_found(key_path, "a YAML value", f"{raw!r}, {what} (--set {text})")
         return None
     node: Any = data
     for depth, key in enumerate(keys[:-1]):
@@ -94,7 +95,7 @@ def _override(data: dict, text: str, checker: Checker) -> str | None:
             child = node[key.strip()] = {}
         if not isinstance(child, dict):
             where = ".".join(k.strip() for k in keys[: depth + 1])
-            checker.add(where, f"a mapping to set {key_path} in", f"{found(child)} (--set {text})")
+            checker.add_found(where, f"a mapping to set {key_path} in", f"{found(child)} (--set {text})")
             return None
         node = child
     node[keys[-1].strip()] = value
@@ -111,7 +112,7 @@ def parse_spec(text: str, path: Path, overrides: Sequence[str] = ()) -> tuple[Fl
             problem one causes keeps the line of the key in the file (else of its nearest parent) and names the
             override.
     """
-    checker = Checker(display_path(path), {})
+    checker = Checker(path, {})
     try:
         data = read_yaml(text, checker)
     except yaml.YAMLError as exc:
@@ -127,16 +128,16 @@ def parse_spec(text: str, path: Path, overrides: Sequence[str] = ()) -> tuple[Fl
         key_path = _override(data, change, checker)
         if key_path is not None:
             applied[key_path] = change
-    before = len(checker.problems)
+    before = len(checker.details)
     checker.check(data, TOP, "")
     check_rules(data, checker)
-    for i in range(before, len(checker.problems)):
-        problem = checker.problems[i]
+    for i in range(before, len(checker.details)):
+        problem = checker.details[i]
         cause = next((c for k, c in applied.items() if problem.path == k or problem.path.startswith(k + ".")), None)
         if cause is not None:
-            checker.problems[i] = replace(problem, found=f"{problem.found} (--set {cause})")
-    if checker.problems:
-        return None, sorted(checker.problems, key=lambda p: p.line)
+            checker.details[i] = replace(problem, found=f"{problem.found} (--set {cause})")
+    if checker.details:
+        return None, sorted(checker.details, key=lambda p: p.line)
     digest = hashlib.sha256("\n".join((text, *overrides)).encode()).hexdigest()
     return _build(data, path, digest, checker.lines), []
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from base.errors import PulsearbError
+from base.errors import ConfigError
 
 SPEC_VERSION = 1
 KINDS = ("bridge", "detector", "risk_execution", "archive", "collector")
@@ -23,15 +23,16 @@ class SpecProblem:
     path: str
     expected: str
     found: str
-    note: str = ""  # free text instead of expected/found (problems reported by a builder)
+    note: str = ""  # free text instead of expected/found ("unknown parameter; expected one of ...")
 
     def __str__(self) -> str:
         what = self.note or f"expected {self.expected}, got {self.found}"
-        return f"{self.file}:{self.line}: {self.path}: {what}"
+        # A section read on its own (no file: a mapping built in code) has no place to name.
+        return f"{self.file}:{self.line}: {self.path}: {what}" if self.file else f"{self.path}: {what}"
 
 
-class SpecError(PulsearbError):
-    """One or more problems in flow specs (one line each)."""
+class SpecError(ConfigError):
+    """One or more problems in flow specs or their sections (one line each); a spec is configuration."""
 
     def __init__(self, problems: list[SpecProblem] | list[str]) -> None:
         self.details = [p for p in problems if isinstance(p, SpecProblem)]
@@ -156,15 +157,30 @@ class FlowSpec:
 
     def line_of(self, path: str) -> int:
         """Line of a field path in the file (of its nearest written ancestor; 1 when unknown)."""
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = path.rsplit(".", 1)[0] if "." in path else ""
-        return 1
+        return line_in(self.lines, path, 1)
 
     def problem(self, path: str, note: str) -> SpecProblem:
         """A problem about ``path`` in this spec, located by line (for checks that run after loading)."""
         return SpecProblem(display_path(self.path), self.line_of(path), path, "", "", note=note)
+
+
+def parent_path(path: str) -> str:
+    """The field path one level up: ``a.b[0][1]`` -> ``a.b[0]`` -> ``a.b`` -> ``a`` -> ``''``."""
+    if path.endswith("]") and "[" in path:
+        return path[: path.rindex("[")]
+    return path.rsplit(".", 1)[0] if "." in path else ""
+
+
+def line_in(lines: Mapping[str, int], path: str, default: int) -> int:
+    """Line of ``path`` in a spec's line table, else of its nearest ancestor written in the file, else ``default``.
+
+    The table maps dotted field paths (list items as ``[i]``) to 1-based lines, as the loader records them.
+    """
+    while path:
+        if path in lines:
+            return lines[path]
+        path = parent_path(path)
+    return default
 
 
 def display_path(path: Path) -> str:

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flows.spec.model import KINDS, SPEC_VERSION, SPECS_DIR
+from flows.spec.problems import MISSING
 
 SCHEMA_FILE = SPECS_DIR / "schema" / f"flow-spec.v{SPEC_VERSION}.json"
-MISSING: Any = object()
-"""Default of a field that has none."""
 
 
 @dataclass(frozen=True, slots=True)

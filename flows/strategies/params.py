@@ -8,8 +8,8 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from base.errors import ConfigError
 from flows.amm.profit import NativePrice
+from flows.spec.problems import MISSING, FieldPath, Problems, choice, dotted
 from flows.state.catalog import Catalog, PoolMeta
 from flows.state.quotes import CexMarket
 
@@ -171,50 +171,89 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
 }
 
 
+_INT_FIELDS = tuple(f.name for f in fields(StrategyParams) if type(f.default) is int)
+_NON_NEGATIVE = ("max_age_ms", "max_age_blocks", "max_quote_age_ms", "allowed_lateness_ms", "validity_ms")
+_UNREADABLE = (TypeError, ValueError, KeyError, AttributeError, IndexError)
+
+
+def _convert(problems: Problems, at: str, values: dict[str, Any], name: str, convert: Callable[[Any], Any]) -> None:
+    """Replace ``values[name]`` by its converted form; one that cannot be read is a problem, and is dropped."""
+    if name not in values:
+        return
+    try:
+        values[name] = convert(values[name])
+    except _UNREADABLE as exc:
+        problems.note(f"{at}.{name}", f"cannot read it ({type(exc).__name__}: {exc})")
+        del values[name]
+
+
+def parse_params(flow: str, raw: Any, problems: Problems, where: FieldPath = ("strategy", "params")) -> StrategyParams:
+    """Read a spec's ``strategy.params`` (YAML values, addresses any case); every problem goes to ``problems``.
+
+    Each bad parameter is one problem (an unknown name, a value that cannot be read, a mistyped integer, a value out
+    of range) and the others are still read, so one pass reports them all; the caller raises.
+
+    Args:
+        flow: name of the flow (part of every opportunity id).
+        raw: the parsed YAML value of the section.
+        problems: where problems go (:meth:`Problems.of(spec) <flows.spec.problems.Problems.of>` locates them).
+        where: the section's field path, for messages.
+
+    Returns:
+        The parameters (meaningful only when ``problems`` stayed empty).
+    """
+    at = dotted(where)
+    if not isinstance(raw, Mapping):
+        problems.add(at, "a mapping of strategy parameters", raw if raw is not None else MISSING)
+        raw = {}
+    allowed = set(StrategyParams.__dataclass_fields__) - {"flow"}
+    problems.unknown_keys(at, raw, allowed, noun="parameter")
+    values = {k: v for k, v in raw.items() if k in allowed}
+    for name, convert in _CONVERT.items():
+        _convert(problems, at, values, name, convert)
+    decimals = values.get("token_decimals", {})
+    _convert(
+        problems,
+        at,
+        values,
+        "pools",
+        lambda m: {str(a).lower(): _pool_meta(str(a).lower(), p, decimals) for a, p in m.items()},
+    )
+    _convert(
+        problems, at, values, "cex_markets", lambda m: {str(i): _cex_market(str(i), c, decimals) for i, c in m.items()}
+    )
+    for name in _INT_FIELDS:  # a string where a number belongs would fail later, mid-flow
+        value = values.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.add(f"{at}.{name}", "an integer", value)
+            del values[name]
+    scale = values.get("gas_price_scale", (1, 1))
+    if scale[0] < 0 or scale[1] <= 0:
+        problems.add(f"{at}.gas_price_scale", "[numerator >= 0, denominator > 0]", raw["gas_price_scale"])
+        del values["gas_price_scale"]
+    for name in _NON_NEGATIVE:
+        if values.get(name, 0) < 0:
+            problems.add(f"{at}.{name}", "a non-negative integer", values.pop(name))
+    if "join_by" in values:
+        values["join_by"] = choice(
+            problems,
+            f"{at}.join_by",
+            values["join_by"],
+            ("", "pair", "graph"),
+            default="",
+            expected="pair, graph or ''",
+        )
+    return StrategyParams(flow=flow, **values)
+
+
 def params_from_mapping(flow: str, raw: Mapping[str, Any], where: str = "strategy.params") -> StrategyParams:
-    """Build the parameters of a flow from its spec's ``strategy.params`` (YAML values, addresses any case).
+    """Build the parameters of a flow from a ``strategy.params`` mapping that has no file (see :func:`parse_params`).
 
     Raises:
-        ConfigError: an unknown parameter, a value that cannot be read, or an invalid combination (one line naming
-            ``where`` and the field).
+        SpecError: every problem, one line each naming ``where`` and the field (a :class:`ConfigError`; a loaded
+            spec's problems also carry file and line: read it with ``Problems.of(spec)``).
     """
-    allowed = set(StrategyParams.__dataclass_fields__) - {"flow"}
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        msg = f"{where}.{unknown[0]}: unknown parameter; expected one of {', '.join(sorted(allowed))}"
-        raise ConfigError(msg)
-    values = dict(raw)
-    name = ""
-    try:
-        for name, convert in _CONVERT.items():
-            if name in values:
-                values[name] = convert(values[name])
-        decimals = values.get("token_decimals", {})
-        name = "pools"
-        if "pools" in values:
-            values["pools"] = {str(a).lower(): _pool_meta(str(a).lower(), m, decimals) for a, m in raw["pools"].items()}
-        name = "cex_markets"
-        if "cex_markets" in values:
-            values["cex_markets"] = {str(i): _cex_market(str(i), m, decimals) for i, m in raw["cex_markets"].items()}
-        name = ""
-        params = StrategyParams(flow=flow, **values)
-    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
-        msg = f"{where}{'.' + name if name else ''}: cannot read it ({type(exc).__name__}: {exc})"
-        raise ConfigError(msg) from exc
-    for f in fields(StrategyParams):  # a string where a number belongs would fail later, mid-flow
-        value = getattr(params, f.name)
-        if type(f.default) is int and (isinstance(value, bool) or not isinstance(value, int)):
-            msg = f"{where}.{f.name}: expected an integer, got {value!r}"
-            raise ConfigError(msg)
-    problems = []
-    if params.gas_price_scale[0] < 0 or params.gas_price_scale[1] <= 0:
-        problems.append("gas_price_scale: expected [numerator >= 0, denominator > 0]")
-    for field_name in ("max_age_ms", "max_age_blocks", "max_quote_age_ms", "allowed_lateness_ms", "validity_ms"):
-        if getattr(params, field_name) < 0:
-            problems.append(f"{field_name}: expected a non-negative integer, got {getattr(params, field_name)}")
-    if params.join_by not in ("", "pair", "graph"):
-        problems.append(f"join_by: expected pair, graph or '', got {params.join_by!r}")
-    if problems:
-        msg = f"{where}.{problems[0]}"
-        raise ConfigError(msg)
+    problems = Problems()
+    params = parse_params(flow, raw, problems, where)
+    problems.raise_any()
     return params

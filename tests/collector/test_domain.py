@@ -36,7 +36,7 @@ from flows.collector.records import pool_state_record
 from flows.collector.seed import FactoryConfig, Probe, Refusal, bitmap_words, classify, ticks_of_words, verified
 from flows.collector.state import Inconsistent, PoolInfo, V2State, V3State, apply_event, differences
 from flows.collector.window import BlockRef, BlockWindow, Discontinuity, chain_breaks, fork_point
-from flows.risk.validate import yaml_lines
+from flows.spec.problems import yaml_lines
 from schemas.serde import codec
 
 POOL = "0x" + "ab" * 20

@@ -23,7 +23,7 @@ from flows.execution.plan import (
     route_of,
 )
 from flows.execution.policy import Action, next_action
-from flows.risk.validate import Problems
+from flows.spec.problems import Problems
 from tests.risk.factories import make_opportunity
 
 LENDER = "0x" + "cd" * 20

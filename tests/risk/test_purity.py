@@ -11,7 +11,7 @@ PURE = (
     "flows.risk.limits",
     "flows.risk.state",
     "flows.risk.kill_switch",
-    "flows.risk.validate",
+    "flows.spec.problems",
     "flows.execution.plan",
     "flows.execution.policy",
     "flows.execution.logs",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from flows.builders.risk_execution import load_config
 from flows.collector.config import parse_config
-from flows.risk.validate import yaml_lines
 from flows.spec import load_specs
+from flows.spec.problems import yaml_lines
 from flows.strategies.params import params_from_mapping
 from ops.simulator.chain.deploy import Deployment, PairInfo, TokenInfo
 from ops.simulator.chain.snapshot_deploy import SnapshotDeployment, venue_ids
