@@ -43,7 +43,7 @@ from flows.relay.tlv import (
     PoolInfo,
     PoolLiquidity,
     PoolMint,
-    PoolState,
+    PoolStateTlv,
     PoolSwap,
     PoolSync,
     PoolTick,
@@ -144,7 +144,7 @@ def _pool_swap(t: PoolSwap, h: Header, trace: dict[str, int]) -> Route:
     return "market.pool_swap", pool, rec
 
 
-def _pool_state(t: PoolState, h: Header, trace: dict[str, int]) -> Route:
+def _pool_state(t: PoolStateTlv, h: Header, trace: dict[str, int]) -> Route:
     pool = t.pool_address
     rec = {
         "source": h.source,
@@ -329,7 +329,7 @@ def _invalidation(t: StateInvalidation, h: Header, trace: dict[str, int]) -> Rou
 ROUTES: dict[type[Tlv], Callable[[Any, Header, dict[str, int]], Route]] = {
     PoolSync: _pool_sync,
     PoolSwap: _pool_swap,
-    PoolState: _pool_state,
+    PoolStateTlv: _pool_state,
     PoolMint: _mint_burn("mint"),
     PoolBurn: _mint_burn("burn"),
     PoolTick: _pool_tick,

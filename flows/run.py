@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             level=os.environ.get("PULSEARB_LOG_LEVEL", spec.observability.log_level).upper(),
             handlers=[json_handler(sys.stderr, {"flow": spec.name})],
         )
-        from bytewax.recovery import RecoveryConfig, init_db_dir
+        from bytewax.recovery import RecoveryConfig
         from bytewax.run import cli_main
 
         from flows.build import RunEnv, build
@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         if recovery_dir:
             path = Path(recovery_dir)
             if not path.exists() or not any(path.iterdir()):
-                _init_recovery(path, spec.resources.processes, process_id or 0, init_db_dir)
+                from flows.connectors.recovery import init_partitions
+
+                init_partitions(spec.resources.processes, {process_id or 0: path})  # this process's partition
             backup = timedelta(seconds=spec.recovery.backup_interval_s)
             recovery = RecoveryConfig(path, backup_interval=backup)
         epoch = timedelta(seconds=args.epoch_interval or spec.recovery.snapshot_interval_s)
@@ -135,22 +137,6 @@ def _tune_gc() -> None:
     gc.freeze()
     gen0, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(max(gen0, GC_GEN0_THRESHOLD), gen1, gen2)
-
-
-def _init_recovery(path: Path, processes: int, process_id: int, init_db_dir: object) -> None:
-    """Create this process's recovery partition: part-<process_id> of a cluster of ``processes``.
-
-    Each process of a cluster owns one partition in its own directory (a StatefulSet volume, or one directory per
-    process under `flows deploy`), the layout ops/control/plan.py creates too.
-    """
-    import shutil
-    import tempfile
-
-    path.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path) as tmp:
-        init_db_dir(Path(tmp), processes)  # type: ignore[operator]
-        for part in Path(tmp).glob(f"part-{process_id}.*"):
-            shutil.move(str(part), path / part.name)
 
 
 def _process_id(value: str | None) -> int | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import json
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -24,17 +24,59 @@ from typing import Any
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from base.errors import SchemaError
+from base.errors import ConfigError, SchemaError
 from schemas.avro_encoder import Encoder, Unsupported, compile_encoder, compile_values_encoder
 
 AVRO_DIR = Path(__file__).resolve().parent / "avro"
 HISTORY_DIR = AVRO_DIR / "history"
 MAGIC = b"\xc3\x01"
 
+AvroRecord = dict[str, Any]
+"""A decoded record: Avro field name -> value as fastavro reads it (int, str, bytes, bool, None, nested records
+as dicts, arrays as lists); what :meth:`TopicCodec.decode` returns and :meth:`TopicCodec.encode` takes."""
+
 
 def schema_name_for_topic(topic: str) -> str:
     """Map a topic to its schema file stem: every ``dlq.*`` topic shares ``dlq``."""
     return "dlq" if topic.startswith("dlq.") else topic
+
+
+def schema_topic(topic: str, aliases: Mapping[str, str] | None = None) -> str:
+    """The topic whose Avro schema (and archive table) the records of ``topic`` use: one rule for every flow.
+
+    In order: an alias (the archive's ``store.aliases``) wins; a topic with a schema of its own, and every
+    ``dlq.*`` topic, is itself; else the longest topic with a schema that the name holds as a run of whole
+    dot-separated segments, at its start, end or inside, so ``prod.market.pool_sync`` (a per-environment prefix),
+    ``market.pool_sync.staging`` (a staging or test copy) and ``prod.market.pool_sync.v2`` all use
+    ``market.pool_sync``. Of two equally long matches the one further left wins.
+
+    Raises:
+        ConfigError: no topic with a schema matches the name.
+    """
+    if aliases and topic in aliases:
+        return aliases[topic]
+    names = _schema_topics()
+    if topic in names or topic.startswith("dlq."):
+        return topic
+    parts = topic.split(".")
+    best: tuple[int, int, str] | None = None  # (-length, start, name): the smallest wins
+    for start in range(len(parts)):
+        for end in range(start + 1, len(parts) + 1):
+            name = ".".join(parts[start:end])
+            if name in names and "." in name and (best is None or (-len(name), start) < best[:2]):
+                best = (-len(name), start, name)
+    if best is None:
+        msg = (
+            f"topic {topic!r}: no Avro schema in schemas/avro matches it (name it after one: <topic>, "
+            "<prefix>.<topic> or <topic>.<suffix>)"
+        )
+        raise ConfigError(msg)
+    return best[2]
+
+
+@cache
+def _schema_topics() -> frozenset[str]:
+    return frozenset(topics_with_schemas())
 
 
 def u256(value: int) -> bytes:
@@ -116,7 +158,7 @@ class TopicCodec:
             raise SchemaError(msg) from exc
         return buf.getvalue()
 
-    def decode(self, payload: bytes) -> dict[str, Any]:
+    def decode(self, payload: bytes) -> AvroRecord:
         """Decode a single-object payload written with this schema or any kept version of it.
 
         Raises:

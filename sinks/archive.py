@@ -6,7 +6,7 @@ tuples, and every row gets its Kafka coordinates. ``dlq.*`` topics share the ``d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -14,29 +14,6 @@ from typing import Any
 from schemas.serde import codec, from_i256, from_u256
 
 KAFKA_COLUMNS = ("kafka_topic", "kafka_partition", "kafka_offset")
-
-
-def schema_topic_for(topic: str, aliases: Mapping[str, str] | None = None) -> str:
-    """The topic whose schema and table ``topic``'s records use.
-
-    An alias wins; else the topic itself when it has a schema; else the longest schema topic it extends with a
-    dot (``market.pool_sync.staging`` -> ``market.pool_sync``), so staging and test topics archive into the
-    table of the topic they copy.
-    """
-    if aliases and topic in aliases:
-        return aliases[topic]
-    from schemas.serde import topics_with_schemas
-
-    names = _schema_topics(tuple(topics_with_schemas()))
-    if topic in names or topic.startswith("dlq."):
-        return topic
-    prefixes = [n for n in names if topic.startswith(n + ".")]
-    return max(prefixes, key=len) if prefixes else topic
-
-
-@cache
-def _schema_topics(names: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(names)
 
 
 def table_for_topic(topic: str) -> str:

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from base.errors import PulsearbError
-from schemas.serde import codec
+from schemas.serde import codec, schema_topic
 from sinks import container
-from sinks.archive import schema_topic_for, table_for_topic
+from sinks.archive import table_for_topic
 from sinks.clickhouse import SinkUnavailable, StoreError, insert_avro
 from sinks.ingest import ingest_table
 
@@ -149,7 +149,7 @@ class ArchiveWriter:
 
     def schema_topic(self, topic: str) -> str:
         """The topic whose schema and table ``topic``'s records use."""
-        return schema_topic_for(topic, self._aliases)
+        return schema_topic(topic, self._aliases)
 
     def add(self, topic: str, partition: int, offset: int, payload: bytes) -> None:
         """Queue one record (an Avro single-object payload); writes its batch if it is full."""

@@ -8,24 +8,29 @@ chunk, so per-record Python work is limited to slicing and joining bytes.
 Spec settings (``store:``): ``dsn``, ``database``, ``batch_rows`` (rows per INSERT, default 50000),
 ``batch_age_s`` (seconds a row may wait, default 0.5), ``max_backoff_s`` (default 10) and ``aliases``
 (``{topic: schema_topic}``: archive a topic under another topic's schema and table). Without an alias a topic
-named ``<topic>.<suffix>`` (a staging or test copy) archives into ``<topic>``'s table.
+named ``<topic>.<suffix>`` (a staging or test copy) or ``<prefix>.<topic>`` archives into ``<topic>``'s table
+(:func:`schemas.serde.schema_topic`, the rule every flow uses). The header check runs in the :func:`decode
+<flows.builders.decode.decode>` operator, whose refusals go to ``dlq.<flow>``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
 from base.errors import ConfigError, PulsearbError
-from flows.builders.common import RunEnv, dlq_record, start_offset
-from flows.connectors.clickhouse import ClickHouseSink, SinkConfig
+from flows.builders.common import RunEnv, start_offset
+from flows.builders.contract import BuilderContract
+from flows.builders.decode import Rejected, decode
+from flows.connectors.clickhouse import ArchiveChunk, ClickHouseSink, SinkConfig
 from flows.connectors.kafka import KafkaChunk, KafkaSink, KafkaSource
-from flows.metrics import DEAD_LETTERS, RECORDS_IN
 from flows.spec import SPECS_DIR, FlowSpec, load_specs
-from sinks.archive import schema_topic_for
+from flows.spec.problems import Problems
+from schemas.serde import schema_topic
 from sinks.container import bad_headers, check_header, writers
 
 ARCHIVE_TOPICS = (
@@ -44,44 +49,78 @@ ARCHIVE_TOPICS = (
 )
 
 
-def sink_config(spec: FlowSpec, env: RunEnv) -> SinkConfig:
-    """The sink settings of an archive spec.
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """An archive spec's ``store`` section, read once (types and ranges are the schema's; defaults filled in).
+
+    Attributes:
+        dsn: ClickHouse DSN without password ('' = the run's ``--store-dsn`` / ``$PULSEARB_STORE_DSN``).
+        database: database name.
+        batch_rows: rows per INSERT at most.
+        batch_age_s: seconds a row may wait for its batch.
+        max_backoff_s: cap of the retry backoff while the store is down, s.
+        aliases: topic -> topic whose schema and table it uses.
+    """
+
+    dsn: str = ""
+    database: str = "pulsearb"
+    batch_rows: int = 50_000
+    batch_age_s: float = 0.5
+    max_backoff_s: float = 10.0
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+
+def load_config(spec: FlowSpec) -> StoreConfig:
+    """Read the ``store`` section and check that every input topic has an Avro schema, without any I/O.
 
     Raises:
-        ConfigError: no DSN, a bad number, or a topic without an Avro schema.
+        SpecError: every topic without a schema, one line each.
     """
+    problems = Problems.of(spec)
     store = spec.store
-    dsn = env.store_dsn or store.get("dsn", "")
+    aliases = {str(k): str(v) for k, v in (store.get("aliases") or {}).items()}
+    for i, topic in enumerate(spec.inputs.topics or ARCHIVE_TOPICS):
+        try:
+            writers(schema_topic(topic, aliases))
+        except PulsearbError as exc:
+            where = f"inputs.topics[{i}]" if spec.inputs.topics else "inputs.topics"
+            problems.note(where, f"{exc}; map it with store.aliases")
+    problems.raise_any()
+    d = StoreConfig()
+    return StoreConfig(
+        dsn=str(store.get("dsn", d.dsn)),
+        database=str(store.get("database", d.database)),
+        batch_rows=int(store.get("batch_rows", d.batch_rows)),
+        batch_age_s=float(store.get("batch_age_s", d.batch_age_s)),
+        max_backoff_s=float(store.get("max_backoff_s", d.max_backoff_s)),
+        aliases=aliases,
+    )
+
+
+def sink_config(spec: FlowSpec, env: RunEnv) -> SinkConfig:
+    """The sink settings of an archive spec for a run (its store section, the run's DSN and broker).
+
+    Raises:
+        SpecError: a topic without an Avro schema (:func:`load_config`).
+        ConfigError: no DSN in the spec or the run.
+    """
+    store = load_config(spec)
+    dsn = env.store_dsn or store.dsn
     if not dsn:
         msg = f"{spec.path}: store.dsn: an archive flow needs a ClickHouse DSN (chdb://PATH or http(s)://HOST:PORT)"
         raise ConfigError(msg)
-    aliases = {str(k): str(v) for k, v in (store.get("aliases") or {}).items()}
-    for topic in spec.inputs.topics or ARCHIVE_TOPICS:
-        try:
-            writers(schema_topic_for(topic, aliases))
-        except PulsearbError as exc:
-            msg = f"{spec.path}: inputs.topics: {topic!r} has no Avro schema ({exc}); map it with store.aliases"
-            raise ConfigError(msg) from exc
-    try:
-        cfg = SinkConfig(
-            dsn=dsn,
-            database=str(store.get("database", "pulsearb")),
-            flow=spec.name,
-            max_rows=int(store.get("batch_rows", 50_000)),
-            max_age_s=float(store.get("batch_age_s", 0.5)),
-            max_backoff_s=float(store.get("max_backoff_s", 10.0)),
-            aliases=aliases,
-            bootstrap=env.bootstrap,
-            dlq_topic=spec.outputs.get("dlq", f"dlq.{spec.name}"),
-            kafka_extra=dict(env.kafka_extra),
-        )
-    except (TypeError, ValueError) as exc:
-        msg = f"{spec.path}: store: batch_rows, batch_age_s and max_backoff_s must be numbers ({exc})"
-        raise ConfigError(msg) from exc
-    if cfg.max_rows <= 0 or cfg.max_age_s <= 0 or cfg.max_backoff_s <= 0:
-        msg = f"{spec.path}: store: batch_rows, batch_age_s and max_backoff_s must be positive"
-        raise ConfigError(msg)
-    return cfg
+    return SinkConfig(
+        dsn=dsn,
+        database=store.database,
+        flow=spec.name,
+        max_rows=store.batch_rows,
+        max_age_s=store.batch_age_s,
+        max_backoff_s=store.max_backoff_s,
+        aliases=dict(store.aliases),
+        bootstrap=env.bootstrap,
+        dlq_topic=spec.outputs.get("dlq", f"dlq.{spec.name}"),
+        kafka_extra=dict(env.kafka_extra),
+    )
 
 
 def archive_topics(spec: FlowSpec) -> tuple[str, ...]:
@@ -108,35 +147,28 @@ def archive_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
     cfg = sink_config(spec, env)
     topics = archive_topics(spec)
     aliases = dict(cfg.aliases)
-    flow_name = spec.name
-    schema_of = cache(lambda topic: schema_topic_for(topic, aliases))
+    schema_of = cache(lambda topic: schema_topic(topic, aliases))
 
-    def split_batch(polled: list[KafkaChunk]) -> list[tuple[bool, Any]]:
-        out: list[tuple[bool, Any]] = []
-        for chunk in polled:
-            topic, offsets, values = chunk.topic, chunk.offsets, chunk.values
-            bad = bad_headers(schema_of(topic), values)
-            if bad:
-                for i in bad:
-                    why = check_header(schema_of(topic), values[i])
-                    DEAD_LETTERS.labels(flow_name, "decode").inc()
-                    where = {"source_topic": topic, "partition": chunk.partition, "offset": offsets[i]}
-                    out.append((False, dlq_record(flow_name, cfg.dlq_topic, "decode", why, values[i] or b"", **where)))
-                drop = set(bad)
-                offsets = [o for i, o in enumerate(offsets) if i not in drop]
-                values = [v for i, v in enumerate(values) if i not in drop]
-            if offsets:
-                RECORDS_IN.labels(flow_name, topic).inc(len(offsets))
-                out.append((True, ("archive", (topic, chunk.partition, offsets, values))))
-        return out
+    def check_chunk(chunk: KafkaChunk) -> tuple[list[tuple[str, ArchiveChunk]], list[Rejected]]:
+        # One header check per chunk (bad_headers); the reason is worked out only for the records it refuses.
+        topic, offsets, values = chunk.topic, chunk.offsets, chunk.values
+        bad = bad_headers(schema_of(topic), values)
+        rejected: list[Rejected] = [(i, check_header(schema_of(topic), values[i]) or "") for i in bad]
+        if bad:
+            drop = set(bad)
+            offsets = [o for i, o in enumerate(offsets) if i not in drop]
+            values = [v for i, v in enumerate(values) if i not in drop]
+        return ([("archive", (topic, chunk.partition, offsets, values))] if offsets else []), rejected
 
     flow = Dataflow(spec.name)
     source = KafkaSource(env.bootstrap, topics, start=start_offset(spec), extra=dict(env.kafka_extra), chunks=True)
-    src = op.input("kafka", flow, source)
-    checked = op.flat_map_batch("decode", src, split_batch)
-    split = op.branch("split", checked, lambda x: x[0])
-    chunks = op.map("ok", split.trues, lambda x: x[1])
-    errs = op.map("err", split.falses, lambda x: x[1])
-    op.output("store", chunks, ClickHouseSink(cfg))
-    op.output("dlq", errs, KafkaSink(env.bootstrap, dict(env.kafka_extra)))
+    checked = decode("decode", op.input("kafka", flow, source), check_chunk, flow=spec.name, dlq_topic=cfg.dlq_topic)
+    op.output("store", checked.oks, ClickHouseSink(cfg))
+    op.output("dlq", checked.errs, KafkaSink(env.bootstrap, dict(env.kafka_extra)))
     return flow
+
+
+CONTRACT = BuilderContract(
+    kind="archive", sections=frozenset({"inputs", "outputs", "store"}), config=load_config, build=archive_flow
+)
+"""The archive's builder, as flows/build.py registers it."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import bytewax.operators as op
@@ -29,29 +30,57 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from base.errors import ConfigError
 from flows.bridge import Encoded, Router
 from flows.builders.common import RunEnv
+from flows.builders.contract import BuilderContract
 from flows.connectors.relay import Chunk, RelaySource
 from flows.metrics import DEAD_LETTERS, DELIVERY_FAILED, RECORDS_IN, RECORDS_OUT
 from flows.relay.codec import ChecksumPolicy
 from flows.spec import FlowSpec
+from flows.spec.problems import Problems
 from sinks.kafka import KafkaDeliveryError, KafkaWriter
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeConfig:
+    """What a bridge spec configures, read once.
+
+    Attributes:
+        relay_socket: the relay socket path ('' = the run's ``--relay-socket``).
+        dlq_topic: where undecodable frames go (a ``dlq.*`` topic; default ``dlq.relay``).
+    """
+
+    relay_socket: str
+    dlq_topic: str
+
+
+def load_config(spec: FlowSpec) -> BridgeConfig:
+    """Read a bridge spec's settings without any I/O.
+
+    Raises:
+        SpecError: the dead-letter topic is not a ``dlq.*`` topic.
+    """
+    problems = Problems.of(spec)
+    dlq_topic = spec.outputs.get("dlq") or "dlq.relay"
+    if not dlq_topic.startswith("dlq."):
+        problems.add("outputs.dlq", "a dlq.* topic", dlq_topic)
+    problems.raise_any()
+    return BridgeConfig(spec.inputs.relay_socket, dlq_topic)
 
 
 def bridge_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
     """Relay socket -> decode -> Avro -> market.* topics; bad frames -> dlq.relay with raw bytes, reason, offset.
 
     Raises:
-        ConfigError: no relay socket, or a dead-letter topic outside ``dlq.*``.
+        SpecError: a dead-letter topic outside ``dlq.*``.
+        ConfigError: no relay socket in the spec or the run.
     """
-    socket_path = env.relay_socket or spec.inputs.relay_socket
+    config = load_config(spec)
+    socket_path = env.relay_socket or config.relay_socket
     if not socket_path:
         msg = f"{spec.path}: inputs.relay_socket: a bridge needs the relay socket path (or --relay-socket)"
         raise ConfigError(msg)
-    dlq_topic = spec.outputs.get("dlq") or "dlq.relay"
-    if not dlq_topic.startswith("dlq."):
-        msg = f"{spec.path}: outputs.dlq: expected a dlq.* topic, got {dlq_topic!r}"
-        raise ConfigError(msg)
+    dlq_topic = config.dlq_topic
     # A non-zero checksum is verified in every domain: a frame cut short and completed by the next frame's bytes
     # then fails its CRC instead of passing as a bogus record, and the framer resyncs on the frame it swallowed.
     # Checksum 0 (AlphaPulse's hot-path producers) is accepted unchecked. The one relay partition feeds one router.
@@ -150,3 +179,13 @@ class BridgeSink(DynamicSink[list[Encoded]]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _SinkPartition:
         return _SinkPartition(self._flow, self._bootstrap, self._extra)
+
+
+CONTRACT = BuilderContract(
+    kind="bridge",
+    sections=frozenset({"inputs", "outputs"}),
+    config=load_config,
+    build=bridge_flow,
+    single_process="a bridge is one relay connection (a second one would duplicate every frame)",
+)
+"""The bridge's builder, as flows/build.py registers it."""

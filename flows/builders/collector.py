@@ -27,30 +27,30 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
-from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.operators import StatefulLogic
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 from prometheus_client import Counter, Gauge
 
-from base.errors import PulsearbError
-from flows.builders.common import RunEnv, dlq_record
-from flows.collector.config import CollectorConfig, parse_config
+from base.errors import ConfigError, PulsearbError
+from flows.builders.common import RunEnv, dlq_record, start_offset
+from flows.builders.contract import BuilderContract
+from flows.builders.decode import decode, per_record
+from flows.collector.config import CollectorConfig, parse_collector
 from flows.collector.engine import Collector, Stats
 from flows.collector.invalidation import invalidated_pools
-from flows.connectors.kafka import KafkaRecord, KafkaSink, KafkaSource, OutRecord
+from flows.connectors.kafka import KafkaSink, KafkaSource, OutRecord
 from flows.connectors.rpc import JsonRpc
 from flows.connectors.ticks import TICK, Ticks
-from flows.metrics import DEAD_LETTERS, ENDPOINT_UP, RECORDS_IN, RECORDS_OUT, STATE_SIZE
-from flows.risk.validate import yaml_lines
-from flows.spec import FlowSpec, SpecError
-from schemas.serde import codec
+from flows.metrics import DEAD_LETTERS, ENDPOINT_UP, RECORDS_OUT, STATE_SIZE
+from flows.spec import FlowSpec
+from flows.spec.problems import Problems
+from schemas.serde import AvroRecord, codec, schema_topic
 
 log = logging.getLogger(__name__)
 
-SECTIONS = frozenset({"inputs", "collector", "outputs"})  # what this builder reads (ops/control/checks.py convention)
+SECTIONS = frozenset({"inputs", "collector", "outputs"})  # what this builder reads (its contract's, below)
 STATES_TOPIC = "market.pool_state"
 INVALIDATION_TOPIC = "market.invalidation"
 KEY = "collector"
@@ -68,45 +68,41 @@ HEAD_LAG = Gauge(
 
 
 def load_config(spec: FlowSpec) -> CollectorConfig:
-    """Validate the ``collector`` section and the flow's shape; every problem in one SpecError.
+    """Read the ``collector`` section, the topics and the flow's shape, without any I/O.
 
     Raises:
-        SpecError: one line per problem (file, line, field, expected, found).
+        SpecError: every problem, one line each (file, line, field, expected, found).
     """
-    config, problems = parse_config(spec.collector, spec.path, yaml_lines(spec.path))
-    where = f"{spec.path}:{spec.line_of('resources')}"
+    problems = Problems.of(spec)
+    config = parse_collector(spec.collector, problems)
     if spec.resources.processes != 1:
-        problems.append(
-            f"{where}: resources.processes: expected 1 (one poller of one chain), got {spec.resources.processes}"
-        )
+        problems.add(("resources", "processes"), "1 (one poller of one chain)", spec.resources.processes)
     if spec.resources.workers_per_process != 1:
-        problems.append(f"{where}: resources.workers_per_process: expected 1, got {spec.resources.workers_per_process}")
-    wanted = [("inputs.topics", t, INVALIDATION_TOPIC) for t in spec.inputs.topics]
+        problems.add(("resources", "workers_per_process"), "1", spec.resources.workers_per_process)
+    wanted = [(f"inputs.topics[{i}]", t, INVALIDATION_TOPIC) for i, t in enumerate(spec.inputs.topics)]
     wanted.append(("outputs.states", spec.outputs.get("states", STATES_TOPIC), STATES_TOPIC))
     for field, topic, schema in wanted:
-        if topic != schema and not topic.endswith("." + schema):
-            where = f"{spec.path}:{spec.line_of(field)}"
-            problems.append(
-                f"{where}: {field}: expected {schema} (optionally prefixed: <prefix>.{schema}), got {topic!r}"
-            )
-    if problems or config is None:
-        raise SpecError(problems)
+        if _schema_of(topic) != schema:
+            expected = f"{schema} (optionally prefixed or suffixed: <prefix>.{schema}, {schema}.<suffix>)"
+            problems.add(field, expected, topic)
+    problems.raise_any()
     return config
 
 
-def check_spec(spec: FlowSpec) -> None:
-    """Validate a collector spec without connecting anywhere (for ``flows validate``).
-
-    Raises:
-        SpecError: every problem, one per line.
-    """
-    load_config(spec)
+def _schema_of(topic: str) -> str | None:
+    try:
+        return schema_topic(topic)
+    except ConfigError:
+        return None
 
 
-class _Collect(StatefulLogic[Any, list[OutRecord], dict[str, int]]):
-    """The single writer: starts the collector on the first tick, polls on each later one."""
+class _Collect(StatefulLogic[AvroRecord | str, list[OutRecord], dict[str, int]]):
+    """The single writer: starts the collector on the first tick, polls on each later one (items: a :data:`TICK`
+    or a decoded ``market.invalidation`` record)."""
 
-    def __init__(self, flow: str, config: CollectorConfig, rpc_url: str, topics: dict[str, str], resume: Any) -> None:
+    def __init__(
+        self, flow: str, config: CollectorConfig, rpc_url: str, topics: dict[str, str], resume: dict[str, int] | None
+    ) -> None:
         self.flow = flow
         self.topics = topics
         self.encode = codec(STATES_TOPIC).encode
@@ -118,7 +114,7 @@ class _Collect(StatefulLogic[Any, list[OutRecord], dict[str, int]]):
         self.next_try = 0.0
         self.counted = Stats()
 
-    def on_item(self, value: Any) -> tuple[list[list[OutRecord]], bool]:
+    def on_item(self, value: AvroRecord | str) -> tuple[list[list[OutRecord]], bool]:
         c = self.collector
         if c is None:
             return [], StatefulLogic.RETAIN
@@ -189,29 +185,20 @@ def collector_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
     else:
         log.warning("collector: no RPC endpoint (--rpc-url or PULSEARB_RPC_URL): nothing is collected")
 
-    def decode(msg: KafkaRecord) -> tuple[bool, Any]:
-        RECORDS_IN.labels(flow_name, msg.topic).inc()
-        try:
-            rec = codec(INVALIDATION_TOPIC).decode(msg.value or b"")
-            return True, rec
-        except (PulsearbError, KeyError, ValueError, TypeError) as exc:
-            DEAD_LETTERS.labels(flow_name, "decode").inc()
-            where = {"source_topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
-            return False, dlq_record(flow_name, topics["dlq"], "decode", exc, msg.value or b"", **where)
-
     flow = Dataflow(spec.name)
     ticks = op.input("tick", flow, Ticks(timedelta(milliseconds=config.poll_interval_ms)))
     work = ticks
     errs = None
     if spec.inputs.topics:
-        # A fresh start re-seeds every pool anyway: older invalidations are moot unless asked for.
-        start = OFFSET_BEGINNING if spec.inputs.start_offset == "earliest" else OFFSET_END
-        src = op.input(
-            "kafka", flow, KafkaSource(env.bootstrap, spec.inputs.topics, start=start, extra=dict(env.kafka_extra))
+        # A fresh start re-seeds every pool anyway: older invalidations are moot unless asked for (start_offset).
+        read = codec(INVALIDATION_TOPIC).decode
+        source = KafkaSource(
+            env.bootstrap, spec.inputs.topics, start=start_offset(spec), extra=dict(env.kafka_extra), chunks=True
         )
-        split = op.branch("split", op.map("decode", src, decode), lambda x: x[0])
-        work = op.merge("work", ticks, op.map("ok", split.trues, lambda x: x[1]))
-        errs = op.map("err", split.falses, lambda x: x[1])
+        src = op.input("kafka", flow, source)
+        decoded = decode("decode", src, per_record(lambda _topic: read), flow=flow_name, dlq_topic=topics["dlq"])
+        work = op.merge("work", ticks, decoded.oks)
+        errs = decoded.errs
     keyed = op.key_on("single_writer", work, lambda _: KEY)
     collected = op.stateful("collect", keyed, lambda resume: _Collect(flow_name, config, env.rpc_url, topics, resume))
     records = op.flat_map("records", collected, lambda kv: kv[1])
@@ -220,4 +207,13 @@ def collector_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
     return flow
 
 
-__all__ = ["SECTIONS", "check_spec", "collector_flow", "load_config"]
+CONTRACT = BuilderContract(
+    kind="collector",
+    sections=SECTIONS,
+    config=load_config,
+    build=collector_flow,
+    single_process="one poller per chain: a second one would publish every state twice",
+)
+"""The collector's builder, as flows/build.py registers it."""
+
+__all__ = ["CONTRACT", "SECTIONS", "collector_flow", "load_config"]

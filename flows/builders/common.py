@@ -28,9 +28,22 @@ class RunEnv:
     state_dir: str = ""
 
 
-def dlq_record(flow: str, topic: str, stage: str, error: BaseException | str, raw: bytes, **where: Any) -> OutRecord:
+def dlq_record(
+    flow: str,
+    topic: str,
+    stage: str,
+    error: BaseException | str,
+    raw: bytes,
+    *,
+    source_topic: str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+) -> OutRecord:
     """A dead letter for ``topic`` (a ``dlq.*`` topic), Avro-encoded and ready to produce."""
-    rec = dead_letter(flow=flow, stage=stage, error=error, raw=raw, received_ns=time.time_ns(), **where)
+    rec = dead_letter(
+        flow=flow, stage=stage, error=error, raw=raw, received_ns=time.time_ns(),
+        source_topic=source_topic, partition=partition, offset=offset,
+    )  # fmt: skip
     return OutRecord(topic, None, codec(topic).encode(rec))
 
 

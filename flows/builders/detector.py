@@ -33,36 +33,40 @@ from __future__ import annotations
 import time
 from bisect import bisect_right, insort
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 import bytewax.operators as op
 import bytewax.operators.windowing as win
 from bytewax.dataflow import Dataflow
-from prometheus_client import Counter
+from bytewax.operators import StatefulBatchLogic
+from prometheus_client import Counter, Gauge
 
-from base.errors import ConfigError, PulsearbError
+from base.errors import ConfigError
 from base.trace import HOPS
-from flows.builders.common import RunEnv, dlq_record, start_offset
-from flows.builders.detector_join import JoinConfig, event_time, join_logic, join_step, windower_for
-from flows.connectors.kafka import KafkaChunk, KafkaSink, KafkaSource, OutRecord
-from flows.metrics import DEAD_LETTERS, OPPORTUNITIES, RECORDS_IN, STATE_SIZE, observe_hops
+from flows.builders.common import RunEnv, start_offset
+from flows.builders.contract import BuilderContract
+from flows.builders.decode import PayloadDecoder, decode, per_record
+from flows.builders.detector_join import JoinConfig, JoinSnapshot, event_time, join_logic, join_step, windower_for
+from flows.connectors.kafka import KafkaSink, KafkaSource, OutRecord
+from flows.metrics import OPPORTUNITIES, STATE_SIZE, observe_hops
 from flows.opportunity import Opportunity
 from flows.opportunity import to_record as opportunity_record
 from flows.pools import PoolState
-from flows.spec import FlowSpec, display_path
+from flows.spec import FlowSpec
+from flows.spec.problems import Problems
 from flows.state.events import GasEvent, PoolEvent, QuoteEvent, TradeEvent, from_record
-from flows.state.fold import fold_event
+from flows.state.fold import PoolBook, fold_event
+from flows.state.join import Market
 from flows.state.quotes import CexBook, CexQuote, fold_quote
 from flows.strategies import join_by
 from flows.strategies import strategy as find_strategy
 from flows.strategies.assemble import is_fresh, reprice
-from flows.strategies.params import StrategyParams, params_from_mapping
-from schemas.serde import codec, topics_with_schemas
+from flows.strategies.params import StrategyParams, parse_params
+from schemas.serde import AvroRecord, codec, schema_topic
 
 SECTIONS = frozenset({"inputs", "strategy", "outputs", "clock", "window", "join"})
-"""The spec sections this builder reads (ops/control/checks.py convention)."""
+"""The spec sections this builder reads (its contract's, below)."""
 
 LATE_UPDATES = Counter(
     "pulsearb_late_updates", "Updates behind the event-time watermark of their join key, left out of the join", ["flow"]
@@ -70,63 +74,79 @@ LATE_UPDATES = Counter(
 DETECT_HOPS = tuple(h for h in HOPS if h[0] in ("kafka->detector", "detector", "relay->opportunity"))
 GRAPH_KEY = "graph"
 
+Routed = tuple[str, PoolEvent | tuple[str, QuoteEvent | TradeEvent | GasEvent]]
+"""A decoded record as the flow routes it: ``(pool, event)``, ``("cex", (instrument, event))`` or ``("gas", (chain,
+event))``."""
 
-def strategy_params(spec: FlowSpec) -> StrategyParams:
-    """Build the strategy parameters from ``strategy.params``.
+
+@dataclass(frozen=True, slots=True)
+class DetectorConfig:
+    """What a detector spec configures, read once: the strategy's parameters and how its states are joined.
+
+    Attributes:
+        params: ``strategy.params``.
+        join_by: ``pair`` or ``graph``: ``join.by``, else ``strategy.params.join_by``, else the strategy's own.
+    """
+
+    params: StrategyParams
+    join_by: str
+
+
+def load_config(spec: FlowSpec) -> DetectorConfig:
+    """Read what this builder owns (``strategy``, ``join.by``, ``window``, topic names) without any I/O.
 
     Raises:
-        ConfigError: an unknown or mistyped parameter (names the spec file and the field).
+        SpecError: every problem, one line each naming the spec, the line and the field.
     """
+    problems = Problems.of(spec)
+    if not spec.strategy.name:
+        problems.note("strategy.name", "expected the name of a strategy, got nothing")
+    params = parse_params(spec.name, spec.strategy.params, problems)
+    mode = "pair"
     try:
-        return params_from_mapping(spec.name, spec.strategy.params)
+        mode = join_by(spec.strategy.name, spec.join.by or params.join_by)
     except ConfigError as exc:
-        field = str(exc).split(":", 1)[0]  # the message starts with the field's path
-        msg = f"{display_path(spec.path)}:{spec.line_of(field)}: {exc}"
-        raise ConfigError(msg) from exc
+        problems.note("join.by" if spec.join.by else "strategy.params.join_by", str(exc))
+    try:
+        _windower(spec, params)
+    except ValueError as exc:
+        problems.note("window", str(exc))
+    topics = [("outputs.opportunities", spec.outputs.get("opportunities", "arb.opportunity"))]
+    topics += [(f"inputs.topics[{i}]", topic) for i, topic in enumerate(spec.inputs.topics)]
+    for field, topic in topics:
+        try:
+            schema_topic(topic)
+        except ConfigError as exc:
+            problems.note(field, str(exc))
+    problems.raise_any()
+    return DetectorConfig(params, mode)
+
+
+def strategy_params(spec: FlowSpec) -> StrategyParams:
+    """The strategy parameters of a detector spec (:func:`load_config`).
+
+    Raises:
+        SpecError: every problem of the spec's settings, located.
+    """
+    return load_config(spec).params
 
 
 def check_spec(spec: FlowSpec) -> None:
-    """Check what this builder owns (``strategy.params``, ``clock``, ``window``, ``join.by``) without any I/O.
+    """Check a detector spec without any I/O (:func:`load_config`).
 
     Raises:
-        ConfigError: one line naming the spec and the field.
+        SpecError: every problem, located.
     """
-    params = strategy_params(spec)
-    try:
-        join_by(spec.strategy.name, spec.join.by or params.join_by)
-        _windower(spec, params)
-    except (ConfigError, ValueError) as exc:
-        msg = f"{spec.path}: {exc}"
-        raise ConfigError(msg) from exc
-    schema_topic(spec.outputs.get("opportunities", "arb.opportunity"))
-    for topic in spec.inputs.topics:
-        schema_topic(topic)
+    load_config(spec)
 
 
-def schema_topic(topic: str) -> str:
-    """The topic whose Avro schema a topic uses: itself, or for a prefixed name (``<prefix>.market.pool_sync``,
-    per environment or per test) the schema'd topic name it ends with.
-
-    Raises:
-        ConfigError: no schema matches the name.
-    """
-    known = topics_with_schemas()
-    if topic in known or topic.startswith("dlq."):
-        return topic
-    for name in sorted(known, key=len, reverse=True):
-        if topic.endswith("." + name):
-            return name
-    msg = f"topic {topic!r}: no Avro schema in schemas/avro matches it (name it after one, optionally prefixed)"
-    raise ConfigError(msg)
-
-
-def join_key_of(mode: str) -> Callable[[Any], str]:
+def join_key_of(mode: str) -> Callable[[Market], str]:
     """The join key of a state: its token pair (``pair``), or one key for the whole graph (``graph``)."""
     if mode == GRAPH_KEY:
         return lambda _state: GRAPH_KEY
     pairs: dict[tuple[str, str], str] = {}  # a pool's (token0, token1) -> its pair key: built once, not per update
 
-    def pair_of(state: Any) -> str:
+    def pair_of(state: Market) -> str:
         if type(state) is not PoolState:
             return state.pair
         ends = (state.token0, state.token1)
@@ -164,13 +184,13 @@ def _clock(spec: FlowSpec, params: StrategyParams, now: Callable[[], datetime] |
     return win.EventClock(event_time, wait_for_system_duration=timedelta(milliseconds=_lateness_ms(spec, params)))
 
 
-def _accepts(spec: FlowSpec) -> Callable[[Any], bool]:
+def _accepts(spec: FlowSpec) -> Callable[[Market], bool]:
     """The ``join`` section's filter over pool states and CEX quotes (everything when it restricts nothing)."""
     rule = spec.join
     if not (rule.pairs or rule.tokens or rule.venues):
         return lambda _state: True
 
-    def accepts(state: Any) -> bool:
+    def accepts(state: Market) -> bool:
         if isinstance(state, PoolState):
             return rule.accepts(state.token0, state.token1, state.venue)
         return rule.accepts(state.base, state.quote)  # a CEX venue is not a DEX venue: only the pair counts
@@ -216,14 +236,14 @@ class DetectorSteps:
     """
 
     def __init__(self, spec: FlowSpec, now: Callable[[], datetime] | None = None) -> None:
-        check_spec(spec)
+        config = load_config(spec)
         self.spec = spec
-        self.params = params = strategy_params(spec)
+        self.params = params = config.params
         name = spec.strategy.name
         self.catalog = params.catalog()
         self.markets = params.cex_markets
         self.chain_key = str(params.chain_id)
-        self.key_of = join_key_of(join_by(name, spec.join.by or params.join_by))
+        self.key_of = join_key_of(config.join_by)
         self.accepts = _accepts(spec)
         self.opportunities = OPPORTUNITIES.labels(spec.name, name)
         self.pools_held = STATE_SIZE.labels(spec.name, "pool_state")
@@ -242,7 +262,7 @@ class DetectorSteps:
             windows=STATE_SIZE.labels(spec.name, "join"),
         )
 
-    def route(self, topic: str, rec: dict[str, Any], detect_in_ns: int | None) -> tuple[str, Any] | None:
+    def route(self, topic: str, rec: AvroRecord, detect_in_ns: int | None) -> Routed | None:
         """A decoded ``market.*`` record as the flow routes it: ``(pool, event)`` for the pool fold, ``("cex",
         (instrument, event))``, ``("gas", (chain, event))``, or None when the flow does not use it.
 
@@ -263,12 +283,12 @@ class DetectorSteps:
             return "gas", (self.chain_key, event)
         return None
 
-    def _counted(self, gauge: Any, held: Any, kept: Any) -> None:
+    def _counted(self, gauge: Gauge, held: object, kept: object) -> None:
         # A key's state appears or is discarded (None): the gauge follows the keys held.
         if (held is None) != (kept is None):
             gauge.inc(1 if held is None else -1)
 
-    def fold_pool(self, held: Any, event: PoolEvent) -> tuple[Any, PoolState | None]:
+    def fold_pool(self, held: PoolBook | None, event: PoolEvent) -> tuple[PoolBook, PoolState | None]:
         """The ``pool_state`` step: fold a pool event into the pool's book."""
         kept, state = fold_event(held, event, self.catalog)
         self._counted(self.pools_held, held, kept)
@@ -280,12 +300,12 @@ class DetectorSteps:
         self._counted(self.books_held, held, kept)
         return kept, quote
 
-    def to_join(self, value: tuple[str, Any]) -> tuple[str, Any] | None:
+    def to_join(self, value: tuple[str, Market | None]) -> tuple[str, Market] | None:
         """A changed state keyed for the join (None: no change, or the ``join`` section leaves it out)."""
         state = value[1]
         return None if state is None or not self.accepts(state) else (self.key_of(state), state)
 
-    def join_logic(self, resume: Any = None) -> Any:
+    def join_logic(self, resume: JoinSnapshot | None = None) -> StatefulBatchLogic[Market, Opportunity, JoinSnapshot]:
         """The ``join`` step's logic of one key (fresh, or from a snapshot)."""
         return join_logic(self.join, resume)
 
@@ -322,35 +342,16 @@ def detector_flow(spec: FlowSpec, env: RunEnv, *, tail: bool = True) -> Dataflow
     """
     steps = DetectorSteps(spec)
     out_topic = spec.outputs.get("opportunities", "arb.opportunity")
-    dlq_topic = spec.dlq_topic
     topics = spec.inputs.topics or ("market.pool_sync",)
-    dead = DEAD_LETTERS.labels(spec.name, "decode")
-    records_in = {t: RECORDS_IN.labels(spec.name, t) for t in topics}
     logical = {t: schema_topic(t) for t in topics}
     codecs = {t: codec(logical[t]) for t in topics}
     out_codec = codec(schema_topic(out_topic))
 
-    def decode(batch: list[KafkaChunk]) -> list[tuple[str, Any]]:
-        # Pool events leave as (pool, event), ready for the keyed fold; the rest as (kind, payload). A chunk is one
-        # poll of one partition (no record object per message).
-        now = time.time_ns()
-        out: list[tuple[str, Any]] = []
-        route = steps.route
-        for chunk in batch:
-            topic = chunk.topic
-            schema_name, read = logical[topic], codecs[topic].decode
-            for offset, value in zip(chunk.offsets, chunk.values, strict=True):
-                try:
-                    routed = route(schema_name, read(value or b""), now)
-                except (PulsearbError, KeyError, ValueError, TypeError) as exc:
-                    where = {"source_topic": topic, "partition": chunk.partition, "offset": offset}
-                    out.append(("err", dlq_record(spec.name, dlq_topic, "decode", exc, value or b"", **where)))
-                    dead.inc()
-                    continue
-                if routed is not None:
-                    out.append(routed)
-            records_in[topic].inc(len(chunk.offsets))
-        return out
+    def reader(topic: str) -> PayloadDecoder[Routed]:
+        # Pool events leave as (pool, event), ready for the keyed fold; the rest as (kind, payload). One read time
+        # per chunk (one poll of one partition).
+        now, schema_name, read, route = time.time_ns(), logical[topic], codecs[topic].decode, steps.route
+        return lambda value: route(schema_name, read(value), now)
 
     def to_out(value: tuple[str, Opportunity | None]) -> OutRecord | None:
         opp = value[1]
@@ -365,13 +366,15 @@ def detector_flow(spec: FlowSpec, env: RunEnv, *, tail: bool = True) -> Dataflow
     source = KafkaSource(
         env.bootstrap, topics, tail=tail, start=start_offset(spec), extra=dict(env.kafka_extra), chunks=True
     )
-    decoded = op.flat_map_batch("decode", op.input("kafka", flow, source), decode)
-    split = op.branch("split", decoded, lambda x: isinstance(x[1], PoolEvent))
+    decoded = decode(
+        "decode", op.input("kafka", flow, source), per_record(reader), flow=spec.name, dlq_topic=spec.dlq_topic
+    )
+    split = op.branch("split", decoded.oks, lambda x: isinstance(x[1], PoolEvent))
     pool_events = split.trues
     rest = split.falses
     cex_events = op.filter_map("cex_events", rest, lambda x: x[1] if x[0] == "cex" else None)
     gas_events = op.filter_map("gas_events", rest, lambda x: x[1] if x[0] == "gas" else None)
-    errs = op.filter_map("errs", rest, lambda x: x[1] if x[0] == "err" else None)
+    errs = decoded.errs
 
     pool_states = op.filter_map(
         "pool_changed", op.stateful_map("pool_state", pool_events, steps.fold_pool), steps.to_join
@@ -383,3 +386,7 @@ def detector_flow(spec: FlowSpec, env: RunEnv, *, tail: bool = True) -> Dataflow
     opps = op.filter_map("detect", priced, to_out)
     op.output("kafka_out", op.merge("out", opps, errs), KafkaSink(env.bootstrap, dict(env.kafka_extra)))
     return flow
+
+
+CONTRACT = BuilderContract(kind="detector", sections=SECTIONS, config=load_config, build=detector_flow)
+"""The detector's builder, as flows/build.py registers it."""

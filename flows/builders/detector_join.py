@@ -24,22 +24,37 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
-from typing import Any
+from typing import Protocol
 
 import bytewax.operators as op
 import bytewax.operators.windowing as win
-from bytewax.operators import StatefulBatchLogic
+from bytewax.operators import KeyedStream, StatefulBatchLogic
+from prometheus_client import Counter, Gauge
 
 from flows.opportunity import Opportunity
-from flows.state.join import AsOfJoin, Order, order_of
+from flows.state.join import AsOfJoin, Market, Order, order_of
 from flows.strategies import Strategy
 from flows.strategies.params import StrategyParams
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _first = itemgetter(0)
 
+JoinSnapshot = tuple[object, object, dict[int, AsOfJoin], dict[str, int]]
+"""A key's join state as snapshotted: the clock's and the windower's (Bytewax's own, opaque here), the as-of join
+of every open window, and the ids emitted (id -> detection time, ns)."""
 
-def event_time(state: Any) -> datetime:
+Pending = dict[int, dict[Order, tuple[Market, Market]]]
+"""Triggers to evaluate, per window: the trigger's order -> (trigger, the state whose arrival caused it)."""
+
+
+class Timed(Protocol):
+    """Anything with an event time (a market state, the backtest's clock)."""
+
+    @property
+    def timestamp_ns(self) -> int: ...
+
+
+def event_time(state: Timed) -> datetime:
     """A state's event time: its relay header timestamp, as an aware UTC datetime (µs resolution)."""
     return _EPOCH + timedelta(0, 0, state.timestamp_ns // 1000)  # positional: a third faster than microseconds=
 
@@ -64,18 +79,18 @@ class JoinConfig:
     windower: win.Windower
     retention_ns: int
     horizon_ns: int
-    partner_ok: Callable[[Any, Any], bool]
+    partner_ok: Callable[[Market, Market], bool]
     evaluate: Strategy
     params: StrategyParams
-    late: Any
-    windows: Any
+    late: Counter
+    windows: Gauge
 
     def new_join(self) -> AsOfJoin:
         """An empty join for a new window."""
         return AsOfJoin(self.retention_ns, self.horizon_ns, self.partner_ok)
 
 
-class _JoinLogic(StatefulBatchLogic):
+class _JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
     """The join state of one key: clock, windower, one as-of join per open window, ids emitted."""
 
     def __init__(
@@ -92,11 +107,11 @@ class _JoinLogic(StatefulBatchLogic):
         self.joins = joins
         self.emitted = emitted
 
-    def on_batch(self, values: list[Any]) -> tuple[list[Opportunity], bool]:
+    def on_batch(self, values: list[Market]) -> tuple[list[Opportunity], bool]:
         self.clock.before_batch()
         return (self._one(values[0]) if len(values) == 1 else self._many(values)), False
 
-    def _many(self, values: list[Any]) -> list[Opportunity]:
+    def _many(self, values: list[Market]) -> list[Opportunity]:
         """:meth:`on_batch` after the clock's ``before_batch``; the reference :meth:`_one` is held to."""
         clock = self.clock
         late = self.config.late
@@ -110,7 +125,7 @@ class _JoinLogic(StatefulBatchLogic):
                 due.append((order_of(state), timestamp, state))
         if len(due) > 1:
             due.sort(key=_first)
-        pending: dict[int, dict[Order, tuple[Any, Any]]] = {}
+        pending: Pending = {}
         joins = self.joins
         open_for = self.windower.open_for
         for order, timestamp, state in due:
@@ -130,11 +145,11 @@ class _JoinLogic(StatefulBatchLogic):
             self._close(watermark)
         return out
 
-    def _one(self, state: Any) -> list[Opportunity]:
+    def _one(self, state: Market) -> list[Opportunity]:
         """:meth:`_many` of one state (every record of a replay, a quiet key live): the same steps, fewer
         containers."""
         timestamp, watermark = self.clock.on_item(state)
-        pending: dict[int, dict[Order, tuple[Any, Any]]] = {}
+        pending: Pending = {}
         if timestamp < watermark:
             self.config.late.inc()
         else:
@@ -157,13 +172,13 @@ class _JoinLogic(StatefulBatchLogic):
 
     @staticmethod
     def _collect(
-        triggers: dict[Order, tuple[Any, Any]], join: AsOfJoin, state: Any, order: Order | None = None
+        triggers: dict[Order, tuple[Market, Market]], join: AsOfJoin, state: Market, order: Order | None = None
     ) -> None:
         for at, trigger in join.add(state, order):
             if at not in triggers:  # the first cause of a trigger is kept
                 triggers[at] = (trigger, state)
 
-    def _merge(self, pending: dict[int, dict[Order, tuple[Any, Any]]], original: int, target: int) -> None:
+    def _merge(self, pending: Pending, original: int, target: int) -> None:
         """Session windows merged: replay the absorbed window's states into the target's join."""
         if original == target:
             return
@@ -181,7 +196,7 @@ class _JoinLogic(StatefulBatchLogic):
         for state in sorted((s for h in absorbed.history.values() for s in h), key=order_of):
             self._collect(into, join, state)
 
-    def _evaluate(self, pending: dict[int, dict[Order, tuple[Any, Any]]]) -> list[Opportunity]:
+    def _evaluate(self, pending: Pending) -> list[Opportunity]:
         out = []
         evaluate, params = self.config.evaluate, self.config.params
         for wid, triggers in pending.items():
@@ -219,7 +234,7 @@ class _JoinLogic(StatefulBatchLogic):
     def notify_at(self) -> datetime | None:
         return None  # windows only free memory when they close: the key's next batch is soon enough
 
-    def snapshot(self) -> tuple[Any, Any, dict[int, AsOfJoin], dict[str, int]]:
+    def snapshot(self) -> JoinSnapshot:
         return (
             self.clock.snapshot(),
             self.windower.snapshot(),
@@ -228,9 +243,7 @@ class _JoinLogic(StatefulBatchLogic):
         )
 
 
-def join_logic(
-    config: JoinConfig, resume: tuple[Any, Any, dict[int, AsOfJoin], dict[str, int]] | None = None
-) -> _JoinLogic:
+def join_logic(config: JoinConfig, resume: JoinSnapshot | None = None) -> _JoinLogic:
     """The join state of one key, new or from its snapshot; ``on_batch(states)`` returns its opportunities."""
     if resume is None:
         return _JoinLogic(config, config.clock.build(None), config.windower.build(None), {}, {})
@@ -241,7 +254,7 @@ def join_logic(
     return _JoinLogic(config, config.clock.build(clock_state), config.windower.build(windower_state), joins, emitted)
 
 
-def join_step(step_id: str, states: Any, config: JoinConfig) -> Any:
+def join_step(step_id: str, states: KeyedStream[Market], config: JoinConfig) -> KeyedStream[Opportunity]:
     """Add the keyed join step: ``(key, state)`` in, ``(key, Opportunity)`` out."""
     return op.stateful_batch(step_id, states, lambda resume: join_logic(config, resume))
 

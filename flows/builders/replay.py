@@ -23,13 +23,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+
+from bytewax.operators import StatefulBatchLogic
 
 from base.errors import PulsearbError
-from flows.builders.detector import DetectorSteps
-from flows.builders.detector_join import event_time
+from flows.builders.detector import DetectorSteps, GasBook
+from flows.builders.detector_join import JoinSnapshot, event_time
 from flows.opportunity import Opportunity
 from flows.spec import FlowSpec
+from flows.state.fold import PoolBook
+from flows.state.join import Market
+from flows.state.quotes import CexBook
+from schemas.serde import AvroRecord
 
 
 @dataclass(slots=True)
@@ -77,12 +82,12 @@ class Replay:
         self._clock = _Clock()
         self.steps = DetectorSteps(spec, now=self._clock)
         self.stats = ReplayStats()
-        self._pools: dict[str, Any] = {}
-        self._books: dict[str, Any] = {}
-        self._joins: dict[str, Any] = {}
-        self._gas: dict[str, Any] = {}
+        self._pools: dict[str, PoolBook] = {}
+        self._books: dict[str, CexBook] = {}
+        self._joins: dict[str, StatefulBatchLogic[Market, Opportunity, JoinSnapshot]] = {}
+        self._gas: dict[str, GasBook] = {}
 
-    def feed(self, topic: str, record: dict[str, Any]) -> list[Opportunity]:
+    def feed(self, topic: str, record: AvroRecord) -> list[Opportunity]:
         """Replay one record (in event order); return the opportunities it made the detector emit, costed.
 
         Args:
@@ -134,7 +139,7 @@ class Replay:
         stats.opportunities += len(out)
         return out
 
-    def run(self, items: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[Opportunity]:
+    def run(self, items: Iterable[tuple[str, AvroRecord]]) -> Iterator[Opportunity]:
         """Replay every item; yield the opportunities in the order the detector emits them."""
         feed = self.feed
         for topic, record in items:

@@ -16,22 +16,23 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
-from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.operators import StatefulLogic
 
-from base.errors import ConfigError, PulsearbError
+from base.errors import ConfigError
 from base.paths import state_dir as base_state_dir
 from base.trace import HOPS
-from flows.builders.common import RunEnv, dlq_record, start_offset
-from flows.connectors.kafka import KafkaRecord, KafkaSink, KafkaSource, OutRecord
+from flows.builders.common import RunEnv, start_offset
+from flows.builders.contract import BuilderContract
+from flows.builders.decode import PayloadDecoder, decode, per_record
+from flows.connectors.kafka import KafkaSink, KafkaSource, OutRecord
 from flows.connectors.signals import SignalSink
-from flows.connectors.stop import STOP
+from flows.connectors.ticks import TICK, Ticks
 from flows.execution.chain import Chain
 from flows.execution.config import ExecutionConfig, parse_execution, with_deployment
 from flows.execution.executor import Executor
@@ -47,34 +48,39 @@ from flows.metrics import (
     HOP_LATENCY,
     KILL_SWITCH,
     REALIZED_PNL,
-    RECORDS_IN,
     RECORDS_OUT,
 )
 from flows.opportunity import Opportunity, from_record
 from flows.relay.tlv import ArbitrageSignal
 from flows.risk.kill_switch import KillSwitch
 from flows.risk.limits import RiskLimits, parse_limits
-from flows.risk.validate import MISSING, Problems, yaml_lines
 from flows.signals import SignalParams, maybe_signal
-from flows.spec import FlowSpec, SpecError
-from schemas.serde import codec
+from flows.spec import FlowSpec
+from flows.spec.problems import MISSING, Problems
+from schemas.serde import codec, schema_topic
 
 log = logging.getLogger(__name__)
 
-SECTIONS = frozenset({"inputs", "risk", "outputs"})  # what this builder reads (ops/control/checks.py convention)
-TICK = "tick"
+SECTIONS = frozenset({"inputs", "risk", "outputs"})  # what this builder reads (its contract's, below)
 KEY = "executor"
 GAUGE_INTERVAL_NS = 250_000_000
 DRAIN_TIMEOUT_S = 10.0
 
 
-def load_config(spec: FlowSpec) -> tuple[RiskLimits, ExecutionConfig]:
-    """Validate ``risk.limits`` and ``risk.execution`` and the flow's shape; every problem in one SpecError.
+class RiskExecutionConfig(NamedTuple):
+    """What a risk_execution spec configures (``risk.limits``, ``risk.execution``), read once."""
+
+    limits: RiskLimits
+    execution: ExecutionConfig
+
+
+def load_config(spec: FlowSpec) -> RiskExecutionConfig:
+    """Read ``risk.limits``, ``risk.execution``, the input topics and the flow's shape, without any I/O.
 
     Raises:
-        SpecError: one line per problem (file, line, field, expected, found).
+        SpecError: every problem, one line each (file, line, field, expected, found).
     """
-    problems = Problems(spec.path, yaml_lines(spec.path))
+    problems = Problems.of(spec)
     risk = spec.risk if isinstance(spec.risk, dict) else {}
     problems.unknown_keys(("risk",), risk, {"limits", "execution"})
     limits = parse_limits(risk.get("limits", MISSING), problems)
@@ -83,9 +89,13 @@ def load_config(spec: FlowSpec) -> tuple[RiskLimits, ExecutionConfig]:
         problems.add(("resources", "processes"), "1 (one writer of nonces and of the ledger)", spec.resources.processes)
     if spec.resources.workers_per_process != 1:
         problems.add(("resources", "workers_per_process"), "1 (one writer)", spec.resources.workers_per_process)
-    if problems:
-        raise SpecError(problems.items)
-    return limits, execution
+    for i, topic in enumerate(spec.inputs.topics):
+        try:
+            schema_topic(topic)
+        except ConfigError as exc:
+            problems.note(f"inputs.topics[{i}]", str(exc))
+    problems.raise_any()
+    return RiskExecutionConfig(limits, execution)
 
 
 def _state_dir(env: RunEnv) -> Path | None:
@@ -149,32 +159,11 @@ def build_service(spec: FlowSpec, env: RunEnv, limits: RiskLimits, execution: Ex
     return service
 
 
-class _TickPartition(StatelessSourcePartition[str]):
-    def __init__(self, interval: timedelta) -> None:
-        self._interval = interval
-        self._next = datetime.now(UTC)
-
-    def next_batch(self) -> list[str]:
-        if STOP.is_set():
-            raise StopIteration
-        self._next = datetime.now(UTC) + self._interval
-        return [TICK]
-
-    def next_awake(self) -> datetime | None:
-        return self._next
+Work = tuple[Opportunity, int] | str
+"""What the ``execute`` step takes: a decoded opportunity with its ``risk_in_ns``, or a :data:`TICK`."""
 
 
-class _Ticks(DynamicSource[str]):
-    """One tick per interval on one worker, ending when the flow is asked to stop."""
-
-    def __init__(self, interval: timedelta) -> None:
-        self._interval = interval
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _TickPartition:
-        return _TickPartition(self._interval)
-
-
-class _Execute(StatefulLogic[Any, list[Emit], None]):
+class _Execute(StatefulLogic[Work, list[Emit], None]):
     """The single writer: feeds ticks and opportunities to the service; drains transactions at end of input."""
 
     def __init__(self, service: RiskExecution, flow: str) -> None:
@@ -183,7 +172,7 @@ class _Execute(StatefulLogic[Any, list[Emit], None]):
         self.first: list[Emit] = list(service.pending)
         self.gauges_ns = 0
 
-    def on_item(self, value: Any) -> tuple[list[list[Emit]], bool]:
+    def on_item(self, value: Work) -> tuple[list[list[Emit]], bool]:
         out = self.first
         self.first = []
         if value == TICK:
@@ -241,15 +230,11 @@ def risk_execution_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
     dlq_topic = spec.outputs.get("dlq", f"dlq.{spec.name}")
     flow_name = spec.name
     poll = timedelta(milliseconds=min(execution.receipt_poll_ms, 250))
+    codecs = {t: codec(schema_topic(t)) for t in topics}
 
-    def decode(msg: KafkaRecord) -> tuple[bool, Any]:
-        RECORDS_IN.labels(flow_name, msg.topic).inc()
-        try:
-            opp: Opportunity = from_record(codec(msg.topic).decode(msg.value or b""))
-            return True, (opp, time.time_ns())
-        except (PulsearbError, KeyError, ValueError, TypeError) as exc:
-            where = {"source_topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
-            return False, dlq_record(flow_name, dlq_topic, "decode", exc, msg.value or b"", **where)
+    def reader(topic: str) -> PayloadDecoder[tuple[Opportunity, int]]:
+        read = codecs[topic].decode
+        return lambda value: (from_record(read(value)), time.time_ns())  # with risk_in_ns
 
     def to_records(emits: list[Emit]) -> list[OutRecord]:
         out = []
@@ -266,18 +251,13 @@ def risk_execution_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
         return out
 
     flow = Dataflow(spec.name)
-    src = op.input(
-        "kafka", flow, KafkaSource(env.bootstrap, topics, start=start_offset(spec), extra=dict(env.kafka_extra))
-    )
-    decoded = op.map("decode", src, decode)
-    split = op.branch("split", decoded, lambda x: x[0])
-    opps = op.map("ok", split.trues, lambda x: x[1])
-    errs = op.map("err", split.falses, lambda x: x[1])
-    ticks = op.input("tick", flow, _Ticks(poll))
-    keyed = op.key_on("single_writer", op.merge("work", opps, ticks), lambda _: KEY)
+    source = KafkaSource(env.bootstrap, topics, start=start_offset(spec), extra=dict(env.kafka_extra), chunks=True)
+    decoded = decode("decode", op.input("kafka", flow, source), per_record(reader), flow=flow_name, dlq_topic=dlq_topic)
+    ticks = op.input("tick", flow, Ticks(poll))
+    keyed = op.key_on("single_writer", op.merge("work", decoded.oks, ticks), lambda _: KEY)
     executed = op.stateful("execute", keyed, lambda _resume: _Execute(service, flow_name))
     records = op.flat_map("records", executed, lambda kv: to_records(kv[1]))
-    op.output("kafka_out", op.merge("out", records, errs), KafkaSink(env.bootstrap, dict(env.kafka_extra)))
+    op.output("kafka_out", op.merge("out", records, decoded.errs), KafkaSink(env.bootstrap, dict(env.kafka_extra)))
     if env.signals_socket:  # accepted opportunities back to AlphaPulse's signals relay (flows/signals.py)
         params = SignalParams(max_gas_price_gwei=max(1, min(limits.max_gas_price_wei // 10**9, 2**32 - 1)))
         signals = op.flat_map("signals", executed, lambda kv: _signals(kv[1], params))
@@ -285,10 +265,5 @@ def risk_execution_flow(spec: FlowSpec, env: RunEnv) -> Dataflow:
     return flow
 
 
-def check_spec(spec: FlowSpec) -> None:
-    """Validate a risk_execution spec without connecting anywhere (for ``flows validate``).
-
-    Raises:
-        SpecError: every problem, one per line.
-    """
-    load_config(spec)
+CONTRACT = BuilderContract(kind="risk_execution", sections=SECTIONS, config=load_config, build=risk_execution_flow)
+"""The risk_execution builder, as flows/build.py registers it (one process: its config checks, with the reason)."""

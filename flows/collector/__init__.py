@@ -9,7 +9,8 @@ other pool state.
 Modules: :mod:`~flows.collector.abi` (topics, log decoding, calls), :mod:`~flows.collector.state` (states and
 the exact log application), :mod:`~flows.collector.seed` (what seeding reads and how pools are checked),
 :mod:`~flows.collector.window` (block hashes and reorg decisions), :mod:`~flows.collector.engine` (the poll loop
-over a :class:`~flows.collector.engine.ChainReader`), :mod:`~flows.collector.records` (the Avro records),
+over a :class:`~flows.collector.engine.ChainReader`, and :func:`~flows.collector.engine.read_pool_states`, the
+seeding's reads of known pools at one block, which tools use too), :mod:`~flows.collector.records` (the Avro records),
 :mod:`~flows.collector.invalidation` (which pools a StateInvalidation names), :mod:`~flows.collector.config`
 (the spec's ``collector`` section). The JSON-RPC client is :mod:`flows.connectors.rpc`; the Bytewax flow is
 :mod:`flows.builders.collector`.

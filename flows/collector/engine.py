@@ -129,6 +129,72 @@ def _hex_bytes(value: Any) -> Result:
     return None
 
 
+def call_batches(rpc: ChainReader, requests: Sequence[tuple[str, Sequence[Any]]], batch_size: int) -> list[Any]:
+    """Every request's result (or the node's error), sent ``batch_size`` to a JSON-RPC batch."""
+    out: list[Any] = []
+    for i in range(0, len(requests), batch_size):
+        out += rpc.batch(requests[i : i + batch_size])
+    return out
+
+
+def eth_calls(rpc: ChainReader, calls: Sequence[Call], block: object, batch_size: int) -> list[Result]:
+    """``eth_call`` each call at ``block`` (a JSON-RPC block parameter); the return data, None where a call failed."""
+    reqs = [("eth_call", [{"to": c.to, "data": "0x" + c.data.hex()}, block]) for c in calls]
+    return [_hex_bytes(r) for r in call_batches(rpc, reqs, batch_size)]
+
+
+def read_pool_states(
+    rpc: ChainReader, pools: Sequence[PoolInfo], block: object, batch_size: int = 500
+) -> tuple[dict[str, PoolChainState], dict[str, str]]:
+    """Read pools' exact state at one block, as the collector seeds them: seeding rounds 2 and 3.
+
+    A V2 pair is its ``getReserves()``; a V3 pool its ``slot0()``, ``liquidity()``, every ``tickBitmap`` word of
+    its spacing and ``ticks(t)`` of every bit set in them, so the state holds the pool's whole tick map (no log
+    is read: it works on nodes that cap ``eth_getLogs``). The pools are known (:class:`PoolInfo`); checking that an
+    address is a pool of a configured factory is the collector's round 1 (:mod:`flows.collector.seed`).
+
+    Args:
+        rpc: the chain endpoint (:class:`flows.connectors.rpc.JsonRpc`).
+        pools: what is known of each pool.
+        block: the JSON-RPC block parameter every call is pinned to: ``{"blockHash": hash}`` (what the collector
+            pins, safe across reorgs) or a hex block number.
+        batch_size: calls per JSON-RPC batch.
+
+    Returns:
+        ``(states, failed)``: the state of every pool that could be read, and pool -> why another could not (a
+        failed call, a result out of range), round 2's failures first, each round in ``pools`` order.
+
+    Raises:
+        PulsearbError: the endpoint could not be reached.
+    """
+    states: dict[str, PoolChainState] = {}
+    failed: dict[str, str] = {}
+    plans = [state_calls(info) for info in pools]
+    results = eth_calls(rpc, [c for plan in plans for c in plan], block, batch_size)
+    wanted: dict[str, tuple[PoolInfo, list[int]]] = {}
+    i = 0
+    for info, plan in zip(pools, plans, strict=True):
+        read = read_state(info, results[i : i + len(plan)])
+        i += len(plan)
+        if isinstance(read, str):
+            failed[info.address] = read
+            continue
+        states[info.address], ticks = read
+        if ticks:
+            wanted[info.address] = (info, ticks)
+    results = eth_calls(rpc, [c for info, ticks in wanted.values() for c in tick_calls(info, ticks)], block, batch_size)
+    i = 0
+    for pool, (_info, ticks) in wanted.items():
+        state = states[pool]
+        assert isinstance(state, V3State)
+        problem = add_ticks(state, ticks, results[i : i + len(ticks)])
+        i += len(ticks)
+        if problem:
+            del states[pool]
+            failed[pool] = problem
+    return states, failed
+
+
 def _block_ref(obj: Any) -> BlockRef | None:
     if not isinstance(obj, dict):
         return None
@@ -183,15 +249,10 @@ class Collector:
     # --- reading the chain ---------------------------------------------------------------------------------
 
     def _batch(self, requests: list[tuple[str, Sequence[Any]]]) -> list[Any]:
-        out: list[Any] = []
-        size = self.config.batch_size
-        for i in range(0, len(requests), size):
-            out += self.rpc.batch(requests[i : i + size])
-        return out
+        return call_batches(self.rpc, requests, self.config.batch_size)
 
-    def _calls(self, calls: Sequence[Call], tag: Any) -> list[Result]:
-        reqs = [("eth_call", [{"to": c.to, "data": "0x" + c.data.hex()}, tag]) for c in calls]
-        return [_hex_bytes(r) for r in self._batch(reqs)]
+    def _calls(self, calls: Sequence[Call], tag: object) -> list[Result]:
+        return eth_calls(self.rpc, calls, tag, self.config.batch_size)
 
     def _blocks(self, numbers: Iterable[int]) -> dict[int, BlockRef | None]:
         nums = list(numbers)
@@ -285,30 +346,9 @@ class Collector:
                 else:
                     infos[pr.pool] = info
                     out.infos[pr.pool] = info
-        pools = list(infos)
-        plans2 = [state_calls(infos[p]) for p in pools]
-        results = self._calls([c for plan in plans2 for c in plan], tag)
-        wanted: dict[str, list[int]] = {}
-        i = 0
-        for p, plan in zip(pools, plans2, strict=True):
-            read = read_state(infos[p], results[i : i + len(plan)])
-            i += len(plan)
-            if isinstance(read, str):
-                self._fail(out, p, read)
-                continue
-            out.states[p], wanted[p] = read
-        with_ticks = [p for p in wanted if wanted[p]]
-        results = self._calls([c for p in with_ticks for c in tick_calls(infos[p], wanted[p])], tag)
-        i = 0
-        for p in with_ticks:
-            n = len(wanted[p])
-            state = out.states[p]
-            assert isinstance(state, V3State)
-            problem = add_ticks(state, wanted[p], results[i : i + n])
-            i += n
-            if problem:
-                out.states.pop(p)
-                self._fail(out, p, problem)
+        out.states, failed = read_pool_states(self.rpc, list(infos.values()), tag, self.config.batch_size)
+        for p, reason in failed.items():
+            self._fail(out, p, reason)
         return out
 
     def _fail(self, out: _Seeded, pool: str, reason: str) -> None:

@@ -1,7 +1,8 @@
 """A clock source: one ``TICK`` per interval on one worker, ending when the flow is asked to stop.
 
-Flows whose work is driven by time rather than by records (the chain collector's polls) merge it with their
-record inputs into one keyed step.
+Flows whose work is driven by time as well as by records merge it with their record inputs into one keyed step: the
+chain collector (its polls of the node) and risk_execution (receipt polling and gauges while no opportunity
+arrives). Both run one worker; on more, only worker 0 ticks.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 from flows.relay.tlv_base import Tlv, UnknownTlv
 from flows.relay.tlv_liquidity import PoolBurn, PoolLiquidity, PoolMint, PoolTick
 from flows.relay.tlv_market import GasPrice, OrderBook, OrderLevel, Quote, QuoteUpdate, Trade
-from flows.relay.tlv_pool import PoolInfo, PoolState, PoolSwap, PoolSync
+from flows.relay.tlv_pool import PoolInfo, PoolStateTlv, PoolSwap, PoolSync
 from flows.relay.tlv_signal import ArbitrageSignal, ExecutionReport, FlashLoanResult
 from flows.relay.tlv_system import Heartbeat, StateInvalidation, Subscribe
 
@@ -31,7 +31,7 @@ __all__ = [
     "PoolInfo",
     "PoolLiquidity",
     "PoolMint",
-    "PoolState",
+    "PoolStateTlv",
     "PoolSwap",
     "PoolSync",
     "PoolTick",
@@ -57,7 +57,7 @@ TLV_CLASSES: dict[int, type[Tlv]] = {
         PoolMint,
         PoolBurn,
         PoolTick,
-        PoolState,
+        PoolStateTlv,
         PoolSync,
         QuoteUpdate,
         GasPrice,

@@ -1,4 +1,5 @@
-"""DEX pool TLVs: PoolSwap, PoolState, PoolSync, PoolInfo (liquidity events are in ``tlv_liquidity``).
+"""DEX pool TLVs: PoolSwap, PoolState (class :class:`PoolStateTlv`), PoolSync, PoolInfo (liquidity events are in
+``tlv_liquidity``).
 
 Layouts are AlphaPulse's ``#[repr(C)]`` structs (``libs/types/src/protocol/tlv/market_data.rs``,
 ``pool_state.rs``, ``pool_cache.rs``), little-endian, sizes as really emitted (the registry's declared
@@ -145,8 +146,9 @@ class PoolSwap(Tlv):
 
 
 @dataclass(frozen=True, slots=True)
-class PoolState(Tlv):
-    """A full pool snapshot (type 15, 192 bytes).
+class PoolStateTlv(Tlv):
+    """A full pool snapshot (type 15, 192 bytes): the PoolState TLV (``NAME``), not the detector's
+    :class:`flows.pools.PoolState`.
 
     Attributes:
         reserve0: reserve of token0, native units (virtual for V3).
@@ -228,7 +230,7 @@ class PoolState(Tlv):
         )
 
     @classmethod
-    def decode(cls, buf: Buffer, offset: int = 0, length: int | None = None) -> PoolState:
+    def decode(cls, buf: Buffer, offset: int = 0, length: int | None = None) -> PoolStateTlv:
         """Read 192 value bytes at ``offset``."""
         (r00, r01, r10, r11, s0, s1, l0, l1, block, ts, tick, fee, venue, ptype, d0, d1, pool, t0, t1) = (
             _STATE.unpack_from(buf, offset)
@@ -406,6 +408,6 @@ class PoolInfo(Tlv):
 
 
 _make_swap = fast_builder(PoolSwap)
-_make_state = fast_builder(PoolState)
+_make_state = fast_builder(PoolStateTlv)
 _make_sync = fast_builder(PoolSync)
 _make_info = fast_builder(PoolInfo)

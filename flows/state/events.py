@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from flows.relay.protocol import CachePoolType, PoolStateType
+
+if TYPE_CHECKING:
+    from schemas.serde import AvroRecord
 
 #: PoolState ``pool_type`` numbers of concentrated-liquidity pools.
 V3_STATE_TYPES = frozenset({int(PoolStateType.UNISWAP_V3), int(PoolStateType.QUICKSWAP_V3)})
@@ -199,7 +202,16 @@ def _u(raw: bytes | None) -> int:
     return 0 if raw is None else int.from_bytes(raw, "big")
 
 
-def _ident(rec: dict[str, Any], detect_in_ns: int | None) -> dict[str, Any]:
+class _Ident(TypedDict):
+    """The identity fields every event takes from its record (:class:`Event`)."""
+
+    source: int
+    sequence: int
+    timestamp_ns: int
+    trace: dict[str, int]
+
+
+def _ident(rec: AvroRecord, detect_in_ns: int | None) -> _Ident:
     trace = rec.get("trace")
     trace = dict(trace) if trace else {}
     if detect_in_ns is not None:
@@ -207,7 +219,7 @@ def _ident(rec: dict[str, Any], detect_in_ns: int | None) -> dict[str, Any]:
     return {"source": rec["source"], "sequence": rec["sequence"], "timestamp_ns": rec["timestamp_ns"], "trace": trace}
 
 
-def _sync(rec: dict[str, Any], ident: dict[str, Any]) -> SyncEvent:
+def _sync(rec: AvroRecord, ident: _Ident) -> SyncEvent:
     return SyncEvent(
         source=ident["source"],
         sequence=ident["sequence"],
@@ -225,7 +237,7 @@ def _sync(rec: dict[str, Any], ident: dict[str, Any]) -> SyncEvent:
     )
 
 
-def _ticks(raw: list[Any] | None) -> tuple[tuple[int, int], ...] | None:
+def _ticks(raw: list[AvroRecord | tuple[int, int | bytes]] | None) -> tuple[tuple[int, int], ...] | None:
     """A record's tick map, or None when it leaves the held map unchanged (empty, the default).
 
     An empty map and "unchanged" differ only for a V3 pool with no initialized tick, which has no liquidity and
@@ -241,7 +253,7 @@ def _ticks(raw: list[Any] | None) -> tuple[tuple[int, int], ...] | None:
     return tuple(out)
 
 
-def _state(rec: dict[str, Any], ident: dict[str, Any]) -> StateEvent:
+def _state(rec: AvroRecord, ident: _Ident) -> StateEvent:
     return StateEvent(
         **ident,
         block_number=rec["block_number"],
@@ -264,7 +276,7 @@ def _state(rec: dict[str, Any], ident: dict[str, Any]) -> StateEvent:
     )
 
 
-def _swap(rec: dict[str, Any], ident: dict[str, Any]) -> SwapEvent:
+def _swap(rec: AvroRecord, ident: _Ident) -> SwapEvent:
     return SwapEvent(
         **ident,
         block_number=rec["block_number"],
@@ -280,7 +292,7 @@ def _swap(rec: dict[str, Any], ident: dict[str, Any]) -> SwapEvent:
     )
 
 
-def _liquidity(rec: dict[str, Any], ident: dict[str, Any]) -> LiquidityEvent | TickEvent:
+def _liquidity(rec: AvroRecord, ident: _Ident) -> LiquidityEvent | TickEvent:
     kind = rec["kind"]
     if kind == "tick":
         if rec["tick"] is None or rec["liquidity_net"] is None:
@@ -307,7 +319,7 @@ def _liquidity(rec: dict[str, Any], ident: dict[str, Any]) -> LiquidityEvent | T
     )
 
 
-def _info(rec: dict[str, Any], ident: dict[str, Any]) -> InfoEvent:
+def _info(rec: AvroRecord, ident: _Ident) -> InfoEvent:
     return InfoEvent(
         **ident,
         pool=rec["pool"],
@@ -321,7 +333,7 @@ def _info(rec: dict[str, Any], ident: dict[str, Any]) -> InfoEvent:
     )
 
 
-def _quote(rec: dict[str, Any], ident: dict[str, Any]) -> QuoteEvent:
+def _quote(rec: AvroRecord, ident: _Ident) -> QuoteEvent:
     return QuoteEvent(
         **ident,
         instrument=rec["instrument"],
@@ -333,7 +345,7 @@ def _quote(rec: dict[str, Any], ident: dict[str, Any]) -> QuoteEvent:
     )
 
 
-def _trade(rec: dict[str, Any], ident: dict[str, Any]) -> TradeEvent:
+def _trade(rec: AvroRecord, ident: _Ident) -> TradeEvent:
     return TradeEvent(
         **ident,
         instrument=rec["instrument"],
@@ -344,7 +356,7 @@ def _trade(rec: dict[str, Any], ident: dict[str, Any]) -> TradeEvent:
     )
 
 
-def _gas(rec: dict[str, Any], ident: dict[str, Any]) -> GasEvent:
+def _gas(rec: AvroRecord, ident: _Ident) -> GasEvent:
     return GasEvent(
         **ident,
         block_number=rec["block_number"],
@@ -355,7 +367,7 @@ def _gas(rec: dict[str, Any], ident: dict[str, Any]) -> GasEvent:
     )
 
 
-DECODERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Event]] = {
+DECODERS: dict[str, Callable[[AvroRecord, _Ident], Event]] = {
     "market.pool_sync": _sync,
     "market.pool_state": _state,
     "market.pool_swap": _swap,
@@ -367,7 +379,7 @@ DECODERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Event]] = {
 }
 
 
-def from_record(topic: str, rec: dict[str, Any], detect_in_ns: int | None) -> Event:
+def from_record(topic: str, rec: AvroRecord, detect_in_ns: int | None) -> Event:
     """Turn a decoded ``market.*`` record into its event.
 
     Args:

@@ -25,38 +25,45 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol, overload
+from typing import Protocol, overload
 
+from flows.pools import PoolState
 from flows.state.graph import TokenGraph
+from flows.state.quotes import CexQuote
 
 Order = tuple[int, int, int, str]
 
+Market = PoolState | CexQuote
+"""A market's state as the join holds it: a pool's or a CEX instrument's."""
+
 
 class MarketState(Protocol):
-    """What the join needs of a state: identity and event time (a :class:`~flows.pools.PoolState` or a
-    :class:`~flows.state.quotes.CexQuote`)."""
+    """What the join's order needs of a state: identity and event time (both kinds of :data:`Market` have it)."""
 
     @property
     def key(self) -> str: ...
+    @property
+    def source(self) -> int: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def timestamp_ns(self) -> int: ...
+    @property
+    def block_number(self) -> int: ...
+    @property
+    def trace(self) -> dict[str, int]: ...
 
-    source: int
-    sequence: int
-    timestamp_ns: int
-    block_number: int
-    trace: dict[str, int]
 
-
-def order_of(state: Any) -> Order:
+def order_of(state: MarketState) -> Order:
     """The join's total order of states: (header timestamp, source, sequence, market key)."""
     return (state.timestamp_ns, state.source, state.sequence, state.key)
 
 
-def ends_of(state: Any) -> tuple[str, str]:
+def ends_of(state: Market) -> tuple[str, str]:
     """The two tokens of a market state (pool tokens, or a CEX instrument's base and quote)."""
-    token0 = getattr(state, "token0", None)
-    if token0 is not None:
-        return token0, state.token1
-    return state.base, state.quote
+    if isinstance(state, CexQuote):
+        return state.base, state.quote
+    return state.token0, state.token1
 
 
 class AsOfJoin:
@@ -72,14 +79,14 @@ class AsOfJoin:
     __slots__ = ("graph", "history", "horizon_ns", "latest", "newest", "orders", "partner_ok", "retention_ns")
 
     def __init__(
-        self, retention_ns: int, horizon_ns: int, partner_ok: Callable[[Any, Any], bool] | None = None
+        self, retention_ns: int, horizon_ns: int, partner_ok: Callable[[Market, Market], bool] | None = None
     ) -> None:
         self.retention_ns = retention_ns
         self.horizon_ns = horizon_ns
         self.partner_ok = partner_ok
-        self.history: dict[str, list[Any]] = {}
+        self.history: dict[str, list[Market]] = {}
         self.orders: dict[str, list[Order]] = {}
-        self.latest: dict[str, Any] = {}
+        self.latest: dict[str, Market] = {}
         self.graph = TokenGraph()
         self.newest: Order | None = None
 
@@ -110,7 +117,7 @@ class AsOfJoin:
         ) = state  # fmt: skip
         self.partner_ok = None
 
-    def _record(self, state: Any, order: Order | None = None) -> Order | None:
+    def _record(self, state: Market, order: Order | None = None) -> Order | None:
         """Put a state in its market's history; None if that exact state is already there.
 
         ``order`` is the state's :func:`order_of`, when the caller has it already.
@@ -153,11 +160,11 @@ class AsOfJoin:
             del orders[:drop]
             del self.history[key][:drop]
 
-    def load(self, state: Any) -> None:
+    def load(self, state: Market) -> None:
         """Record a state without evaluating anything (building a view from plain states)."""
         self._record(state)
 
-    def add(self, state: Any, order: Order | None = None) -> list[tuple[Order, Any]]:
+    def add(self, state: Market, order: Order | None = None) -> list[tuple[Order, Market]]:
         """Record an arriving state; return the triggers to evaluate, as ``(order, state)``.
 
         That is the state itself, and when it arrived late, every later state of a related market whose as-of
@@ -168,7 +175,7 @@ class AsOfJoin:
         order = self._record(state, order)
         if order is None:
             return []
-        triggers: list[tuple[Order, Any]] = [(order, state)]
+        triggers: list[tuple[Order, Market]] = [(order, state)]
         if newest is None or order > newest:
             return triggers
         key = state.key
@@ -188,11 +195,11 @@ class AsOfJoin:
                     triggers.append((other_orders[j], history[j]))
         return triggers
 
-    def view(self, trigger: Any, at: Order) -> MarketView:
+    def view(self, trigger: Market, at: Order) -> MarketView:
         """The view a trigger is evaluated on: every market as of ``at`` (the latest states when that is newest)."""
         return MarketView(self, trigger, None if at == self.newest else at)
 
-    def insert(self, state: Any) -> list[MarketView]:
+    def insert(self, state: Market) -> list[MarketView]:
         """:meth:`add` a state and return the views of its triggers, in event order."""
         return [self.view(trigger, at) for at, trigger in sorted(self.add(state), key=lambda t: t[0])]
 
@@ -207,7 +214,7 @@ class AsOfJoin:
         return sorted(k for k in found if k in self.orders)
 
 
-class MarketView(Sequence[Any]):
+class MarketView(Sequence[Market]):
     """The states of a join as of one moment, as a strategy reads them.
 
     Iterating gives the as-of state of every market of the join (in key order). ``trigger`` is the state whose
@@ -217,13 +224,13 @@ class MarketView(Sequence[Any]):
 
     __slots__ = ("_all", "at", "join", "trigger")
 
-    def __init__(self, join: AsOfJoin, trigger: Any | None, at: Order | None) -> None:
+    def __init__(self, join: AsOfJoin, trigger: Market | None, at: Order | None) -> None:
         self.join = join
         self.trigger = trigger
         self.at = at
-        self._all: list[Any] | None = None
+        self._all: list[Market] | None = None
 
-    def get(self, key: str) -> Any | None:
+    def get(self, key: str) -> Market | None:
         """The state of a market as of this view's moment (None if it had none)."""
         if self.at is None:
             return self.join.latest.get(key)
@@ -233,7 +240,7 @@ class MarketView(Sequence[Any]):
         i = bisect_right(orders, self.at) - 1
         return self.join.history[key][i] if i >= 0 else None
 
-    def between(self, token_a: str, token_b: str) -> list[Any]:
+    def between(self, token_a: str, token_b: str) -> list[Market]:
         """States of the markets between two tokens (sorted by market key)."""
         join = self.join
         keys = join.graph.between(token_a, token_b)
@@ -254,7 +261,7 @@ class MarketView(Sequence[Any]):
         """Tokens sharing a market with both tokens, sorted."""
         return self.join.graph.common_neighbours(token_a, token_b)
 
-    def _states(self) -> list[Any]:
+    def _states(self) -> list[Market]:
         if self._all is None:
             self._all = [s for s in (self.get(k) for k in sorted(self.join.orders)) if s is not None]
         return self._all
@@ -263,17 +270,17 @@ class MarketView(Sequence[Any]):
         return len(self._states())
 
     @overload
-    def __getitem__(self, index: int) -> Any: ...
+    def __getitem__(self, index: int) -> Market: ...
     @overload
-    def __getitem__(self, index: slice) -> list[Any]: ...
-    def __getitem__(self, index: int | slice) -> Any:
+    def __getitem__(self, index: slice) -> list[Market]: ...
+    def __getitem__(self, index: int | slice) -> Market | list[Market]:
         return self._states()[index]
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Market]:
         return iter(self._states())
 
 
-def as_view(states: Sequence[Any]) -> MarketView:
+def as_view(states: Sequence[Market]) -> MarketView:
     """A view over plain states (the newest state of each market wins), or ``states`` itself if it is a view."""
     if isinstance(states, MarketView):
         return states
@@ -283,4 +290,4 @@ def as_view(states: Sequence[Any]) -> MarketView:
     return MarketView(join, None, None)
 
 
-__all__ = ["AsOfJoin", "MarketState", "MarketView", "Order", "as_view", "ends_of", "order_of"]
+__all__ = ["AsOfJoin", "Market", "MarketState", "MarketView", "Order", "as_view", "ends_of", "order_of"]

@@ -118,7 +118,7 @@ def replay_archive(
     client: Any, db: str, replays: list[Any], since_ns: int, until_ns: int, window_rows: int = 50_000
 ) -> tuple[int, list[list[Opportunity]]]:
     """Read the archive once and feed every record to every replay; return (records read, opportunities per run)."""
-    from flows.builders.detector import schema_topic
+    from schemas.serde import schema_topic
     from sinks.backtest import ranges, read_records
 
     spec = replays[0].steps.spec

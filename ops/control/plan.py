@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,15 +194,9 @@ def prepare_recovery(plan: FlowPlan) -> None:
             )
             raise ConfigError(msg)
         return
-    from bytewax.recovery import init_db_dir
+    from flows.connectors.recovery import init_partitions  # Bytewax: imported only when a flow is deployed
 
-    base.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=base) as tmp:
-        init_db_dir(Path(tmp), plan.processes)
-        for i, directory in enumerate(plan.recovery_dirs):
-            directory.mkdir(parents=True, exist_ok=True)
-            for part in Path(tmp).glob(f"part-{i}.*"):
-                shutil.move(str(part), directory / part.name)
+    init_partitions(plan.processes, dict(enumerate(plan.recovery_dirs)))
     marker.write_text(json.dumps({"partitions": plan.processes}) + "\n")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from flows.collector.config import CollectorConfig
-from flows.collector.engine import Collector, CollectorError
+from flows.collector.engine import Collector, CollectorError, read_pool_states
 from flows.collector.seed import FactoryConfig
 from flows.collector.state import V2State, V3State, differences
 from flows.connectors.rpc import JsonRpc
@@ -239,6 +239,31 @@ class Refusing:
                     self.refused += 1
                     out[i] = ValueError(f"query exceeds max block range {self.max_range}")
         return out
+
+
+def test_known_pools_are_read_at_one_block_without_a_log_and_a_failed_read_names_the_pool(market: Market) -> None:
+    m = market
+    c = Collector(config(m), JsonRpc(m.anvil.url))
+    c.start()
+    block = c.window.head[0]
+    infos = [c.pools[p] for p in sorted(c.pools)]
+    node = Refusing(JsonRpc(m.anvil.url))
+    node.max_range = 0  # a provider that refuses every eth_getLogs
+    states, failed = read_pool_states(node, infos, hex(block), batch_size=7)
+    assert failed == {} and node.refused == 0
+    assert [d for p in states for d in differences(p, states[p], m.chain_state(p, block))] == []
+    assert sorted(states) == sorted(c.pools) and any(isinstance(st, V3State) and st.ticks for st in states.values())
+
+    broken = m.pools[0]  # every call to this pool fails: the others are still read
+
+    class Failing(Refusing):
+        def batch(self, requests: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+            out = self.rpc.batch(requests)
+            return [ValueError("execution reverted") if p and p[0].get("to") == broken else r
+                    for (_m, p), r in zip(requests, out, strict=True)]  # fmt: skip
+
+    states, failed = read_pool_states(Failing(JsonRpc(m.anvil.url)), infos, hex(block))
+    assert failed == {broken: "slot0() or liquidity() failed"} and set(states) == set(c.pools) - {broken}
 
 
 def test_confirmations_keep_the_state_behind_the_head_and_a_restart_never_publishes_a_lower_block(

@@ -24,7 +24,7 @@ from flows.relay.tlv import (
     PoolInfo,
     PoolLiquidity,
     PoolMint,
-    PoolState,
+    PoolStateTlv,
     PoolSwap,
     PoolSync,
     PoolTick,
@@ -86,7 +86,7 @@ def sample_tlvs() -> dict[str, Tlv]:
             10**17, 5 * 10**17, 7 * 10**5, TS, -60, 60, 301, 6, 18, UNIV3_USDC_WETH, PROVIDER, USDC, WETH
         ),
         "PoolTick": PoolTick(-123_456_789, 2**63 + 5, TS, -887_272, 301, UNIV3_USDC_WETH),
-        "PoolState": PoolState(
+        "PoolState": PoolStateTlv(
             10**24,
             2 * 10**12,
             2**96 * 3,

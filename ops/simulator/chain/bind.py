@@ -33,6 +33,19 @@ from ops.simulator.chain.deploy import Deployment
 BINDINGS = Path(__file__).resolve().parent / "bindings"
 
 
+def collector_factories(deployment: Deployment) -> list[dict[str, Any]]:
+    """The chain collector's ``collector.factories`` for a deployment: one entry per venue with pools, V2 with its
+    fee and V3, none discovering (the collector follows the deployment's pools, not every pool a factory made)."""
+    fees = {p.venue: p.fee_bps for p in deployment.pairs}
+    return [
+        {"address": address, "kind": "v2", "venue": venue, "fee_bps": fees[venue], "discover": False}
+        if venue in fees
+        else {"address": address, "kind": "v3", "venue": venue, "discover": False}
+        for venue, address in sorted(deployment.factories.items())
+        if venue in fees or any(p.venue == venue for p in deployment.v3_pools)
+    ]
+
+
 def placeholders(deployment: Deployment, values: Mapping[str, str] | None = None) -> dict[str, str]:
     """The ``${NAME}`` values a deployment gives (plus ``values``)."""
     fees = {p.venue: p.fee_bps for p in deployment.pairs}
@@ -49,13 +62,6 @@ def placeholders(deployment: Deployment, values: Mapping[str, str] | None = None
         }
         for p in deployment.pools
     }
-    factories = [
-        {"address": address, "kind": "v2", "venue": venue, "fee_bps": fees[venue], "discover": False}
-        if venue in fees
-        else {"address": address, "kind": "v3", "venue": venue, "discover": False}
-        for venue, address in sorted(deployment.factories.items())
-        if venue in fees or any(p.venue == venue for p in deployment.v3_pools)
-    ]
     out = {
         "CHAIN_ID": str(deployment.chain_id),
         "EXECUTOR": deployment.executor,
@@ -64,7 +70,7 @@ def placeholders(deployment: Deployment, values: Mapping[str, str] | None = None
         "SWAP_ROUTER": deployment.swap_router,
         "VENUE_FEES": "{" + ", ".join(f"{v}: {f}" for v, f in sorted(fees.items())) + "}",
         "POOLS": json.dumps(pools),  # JSON is YAML's flow style
-        "COLLECTOR_FACTORIES": json.dumps(factories),
+        "COLLECTOR_FACTORIES": json.dumps(collector_factories(deployment)),
         "COLLECTOR_POOLS": json.dumps([p.address for p in deployment.pools]),
     }
     out |= {symbol: token.address for symbol, token in deployment.tokens.items()}

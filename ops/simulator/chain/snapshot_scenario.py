@@ -31,6 +31,7 @@ from base.errors import StackError
 from flows.execution.config import DEPLOYMENT_ENV
 from flows.execution.signer import KEY_ENV, Signer
 from flows.spec import FlowSpec, load_spec
+from ops.simulator.chain.bind import collector_factories
 from ops.simulator.chain.deploy import ANVIL_KEYS, Deployment
 from ops.simulator.chain.snapshot_deploy import (
     SnapshotDeployment,
@@ -104,17 +105,9 @@ def risk_overlay(deployed: SnapshotDeployment) -> tuple[dict[str, Any], dict[str
 def collector_overlay(deployed: SnapshotDeployment) -> dict[str, Any]:
     """The ``collector`` entries on a snapshot: the chain, one factory per venue (not discovering: only the
     snapshot's pools are followed), every pool, a 200 ms poll."""
-    factories = []
-    for p in deployed.snapshot.pools:
-        venue = deployed.venues[p.venue]
-        address = deployed.deployment.factories[venue]
-        if any(f["address"] == address for f in factories):
-            continue
-        entry: dict[str, Any] = {"address": address, "kind": "v3" if p.is_v3 else "v2", "venue": venue}
-        factories.append(entry | ({} if p.is_v3 else {"fee_bps": p.fee_bps}) | {"discover": False})
     return {
         "chain_id": deployed.deployment.chain_id,
-        "factories": factories,
+        "factories": collector_factories(deployed.deployment),
         "pools": [p.address for p in deployed.pools],
         "poll_interval_ms": 200,
     }
