@@ -2,15 +2,17 @@
 
 Steps (Bytewax step ids)::
 
-    kafka ─► decode ─┬─ pool events ─► pool_state (fold, per pool) ─────────┐
-                     ├─ CEX quotes/trades ─► cex_state (per instrument) ───┤ (join.pairs/tokens/venues filter)
+    kafka ─► decode ─┬─ pool events ─► [pool_order] ─► pool_state (fold, per pool) ────┐
+                     ├─ CEX quotes/trades ─► [cex_order] ─► cex_state (per instrument) ┤ (join.pairs/... filter)
                      │                                                      ▼
                      │                         join (per token pair, or one key for the graph) ─► strategy
                      ├─ gas prices ──────────────────────────────────────► gas (per chain): cost, min profit
                      └─ dead letters ────────────────────────────────────────────────────────► kafka_out
                                                                               opportunities ─► kafka_out
 
-Event time is each record's relay header timestamp; the join's clock, windows, lateness and staleness policy are
+``[pool_order]`` and ``[cex_order]`` exist with a hold (``clock.hold_ms``): each key's events wait that long after
+their event time and are folded in event order (:mod:`flows.builders.event_order`). Event time is each record's
+relay header timestamp; the join's clock, windows, lateness and staleness policy are
 described in :mod:`flows.builders.detector_join` and docs/flows.md. Settings: ``clock`` (``event``/``system``,
 ``wait_for_system_ms``: the allowed lateness, else ``strategy.params.allowed_lateness_ms``), ``window`` (``latest``
 by default: a session of the largest partner age), ``join`` (``by``, else ``strategy.params.join_by``, else the
@@ -39,7 +41,6 @@ from datetime import datetime, timedelta
 import bytewax.operators as op
 import bytewax.operators.windowing as win
 from bytewax.dataflow import Dataflow
-from bytewax.operators import StatefulBatchLogic
 from prometheus_client import Counter, Gauge
 
 from base.errors import ConfigError
@@ -47,7 +48,16 @@ from base.trace import HOPS
 from flows.builders.common import RunEnv, start_offset
 from flows.builders.contract import BuilderContract
 from flows.builders.decode import PayloadDecoder, decode, per_record
-from flows.builders.detector_join import JoinConfig, JoinSnapshot, event_time, join_logic, join_step, windower_for
+from flows.builders.detector_join import (
+    JoinConfig,
+    JoinLogic,
+    JoinSnapshot,
+    event_time,
+    join_logic,
+    join_step,
+    windower_for,
+)
+from flows.builders.event_order import in_event_order
 from flows.connectors.kafka import KafkaSink, KafkaSource, OutRecord
 from flows.metrics import OPPORTUNITIES, STATE_SIZE, observe_hops
 from flows.opportunity import Opportunity
@@ -70,6 +80,18 @@ SECTIONS = frozenset({"inputs", "strategy", "outputs", "clock", "window", "join"
 
 LATE_UPDATES = Counter(
     "pulsearb_late_updates", "Updates behind the event-time watermark of their join key, left out of the join", ["flow"]
+)
+STRAGGLERS = Counter(
+    "pulsearb_join_stragglers",
+    "Updates stamped before a later trigger of their join key that arrived after it: caught=yes while the trigger "
+    "was held (clock.hold_ms), as in event order; caught=no after it was evaluated (live may differ from a backtest)",
+    ["flow", "caught"],
+)
+OUT_OF_ORDER = Counter(
+    "pulsearb_event_order_late",
+    "Pool or CEX events that reached the detector more than clock.hold_ms after their stamp, behind a later event of "
+    "their pool or instrument: folded out of event order (live may differ from a backtest)",
+    ["flow", "kind"],
 )
 DETECT_HOPS = tuple(h for h in HOPS if h[0] in ("kafka->detector", "detector", "relay->opportunity"))
 GRAPH_KEY = "graph"
@@ -111,6 +133,12 @@ def load_config(spec: FlowSpec) -> DetectorConfig:
         _windower(spec, params)
     except ValueError as exc:
         problems.note("window", str(exc))
+    if spec.clock.hold_ms and spec.clock.hold_ms >= _lateness_ms(spec, params):
+        problems.note(
+            "clock.hold_ms",
+            f"expected less than the allowed lateness ({_lateness_ms(spec, params)} ms: a held update must still be "
+            f"within it), got {spec.clock.hold_ms}",
+        )
     topics = [("outputs.opportunities", spec.outputs.get("opportunities", "arb.opportunity"))]
     topics += [(f"inputs.topics[{i}]", topic) for i, topic in enumerate(spec.inputs.topics)]
     for field, topic in topics:
@@ -230,12 +258,18 @@ class DetectorSteps:
         now: the clock of the join's watermark; None is the system clock (a live flow). A backtest passes the
             event time of the record being replayed, which is what the system clock reads live (the relay stamps
             each frame with its wall time).
+        now_ns: the same "now" in ns since epoch, for the join's hold (``clock.hold_ms``).
 
     Raises:
         ConfigError: a bad parameter, window, join or topic name.
     """
 
-    def __init__(self, spec: FlowSpec, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        spec: FlowSpec,
+        now: Callable[[], datetime] | None = None,
+        now_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
         config = load_config(spec)
         self.spec = spec
         self.params = params = config.params
@@ -249,7 +283,8 @@ class DetectorSteps:
         self.pools_held = STATE_SIZE.labels(spec.name, "pool_state")
         self.books_held = STATE_SIZE.labels(spec.name, "cex_state")
         age_ms = _partner_age_ms(params)
-        self.gas_keep_ns = (_lateness_ms(spec, params) + age_ms) * 1_000_000
+        # An opportunity is costed up to the hold after its detection time: keep the readings that old too.
+        self.gas_keep_ns = (_lateness_ms(spec, params) + age_ms + spec.clock.hold_ms) * 1_000_000
         self.join = JoinConfig(
             clock=_clock(spec, params, now),
             windower=_windower(spec, params),
@@ -260,6 +295,9 @@ class DetectorSteps:
             params=replace(params, gas_price_wei=0),
             late=LATE_UPDATES.labels(spec.name),
             windows=STATE_SIZE.labels(spec.name, "join"),
+            hold_ns=spec.clock.hold_ms * 1_000_000,
+            now_ns=now_ns,
+            stragglers=(STRAGGLERS.labels(spec.name, "yes"), STRAGGLERS.labels(spec.name, "no")),
         )
 
     def route(self, topic: str, rec: AvroRecord, detect_in_ns: int | None) -> Routed | None:
@@ -305,7 +343,7 @@ class DetectorSteps:
         state = value[1]
         return None if state is None or not self.accepts(state) else (self.key_of(state), state)
 
-    def join_logic(self, resume: JoinSnapshot | None = None) -> StatefulBatchLogic[Market, Opportunity, JoinSnapshot]:
+    def join_logic(self, resume: JoinSnapshot | None = None) -> JoinLogic:
         """The ``join`` step's logic of one key (fresh, or from a snapshot)."""
         return join_logic(self.join, resume)
 
@@ -376,6 +414,11 @@ def detector_flow(spec: FlowSpec, env: RunEnv, *, tail: bool = True) -> Dataflow
     gas_events = op.filter_map("gas_events", rest, lambda x: x[1] if x[0] == "gas" else None)
     errs = decoded.errs
 
+    # With a hold, each pool's (instrument's) events are folded in event order whatever partition each came from,
+    # as a backtest folds them: the state a trigger is joined with does not depend on which topic was read first.
+    hold = spec.clock.hold_ms
+    pool_events = in_event_order("pool_order", pool_events, hold, time.time_ns, OUT_OF_ORDER.labels(spec.name, "pool"))
+    cex_events = in_event_order("cex_order", cex_events, hold, time.time_ns, OUT_OF_ORDER.labels(spec.name, "cex"))
     pool_states = op.filter_map(
         "pool_changed", op.stateful_map("pool_state", pool_events, steps.fold_pool), steps.to_join
     )

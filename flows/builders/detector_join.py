@@ -9,13 +9,19 @@ of a key:
    ``SessionWindower`` whose gap is the largest partner age (a key silent longer starts afresh), or the spec's
    tumbling, sliding or session windows; each window holds one :class:`~flows.state.join.AsOfJoin`;
 3. every trigger the batch produced (each new state, plus the later states a late one is now the as-of partner
-   of) is evaluated once, in event order, with the strategy, at the trigger's event time (``detected_ns``); ids
-   already emitted by this key are dropped.
+   of) is held until ``hold`` after its event time (``clock.hold_ms``; 0: not at all), then evaluated once, in
+   event order, with the strategy, at the trigger's event time (``detected_ns``); ids already emitted by this key
+   are dropped.
 
-There is no waiting: an update is evaluated in the batch it arrives in, so the lateness only bounds how far out of
-order an update may be and still be joined. Windows close (and free their state) when the watermark passes them;
-the step asks for no timer, so that happens on the key's next batch. The end of the input (a stopped flow drains,
-then ends) closes nothing: the snapshot keeps every open window for the resume.
+The hold is the only waiting. A live flow reads partitions in arrival order, so a partner stamped before a trigger
+can arrive after it; without a hold the trigger is evaluated first with the partner's older state and again when
+the partner arrives, and an opportunity of that first evaluation is not retracted. Held for longer than the
+partner's delay, the trigger is evaluated once, with the partner a run in event order (a backtest) joins it with:
+live and backtest then find the same opportunities. ``pulsearb_join_stragglers{caught}`` counts both cases, so the
+hold can be sized from what a deployment sees. The step asks for a timer at the first held trigger's end; windows
+close (and free their state) when the watermark passes them, on the key's next batch or timer. The end of the
+input (a stopped flow drains, or a finite input ends) evaluates what is held and closes nothing: the snapshot keeps
+every open window (and anything held) for the resume.
 """
 
 from __future__ import annotations
@@ -39,12 +45,17 @@ from flows.strategies.params import StrategyParams
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _first = itemgetter(0)
 
-JoinSnapshot = tuple[object, object, dict[int, AsOfJoin], dict[str, int]]
+JoinSnapshot = tuple[object, object, dict[int, AsOfJoin], dict[str, int], "Pending"]
 """A key's join state as snapshotted: the clock's and the windower's (Bytewax's own, opaque here), the as-of join
-of every open window, and the ids emitted (id -> detection time, ns)."""
+of every open window, the ids emitted (id -> detection time, ns), and the triggers still held (``clock.hold_ms``)."""
 
-Pending = dict[int, dict[Order, tuple[Market, Market]]]
-"""Triggers to evaluate, per window: the trigger's order -> (trigger, the state whose arrival caused it)."""
+Pending = dict[int, dict[Order, tuple[Market, Market, int]]]
+"""Triggers to evaluate, per window: the trigger's order -> (trigger, the state whose arrival caused it, when it is
+due, ns)."""
+
+SETTLE_NS = 5_000_000
+"""With a hold, a trigger is also held this long (at most the hold) after it reaches the join: states released by
+the detector's event-order steps at one moment reach the join in separate batches, not necessarily in event order."""
 
 
 class Timed(Protocol):
@@ -73,6 +84,11 @@ class JoinConfig:
         params: the strategy's parameters (gas at 0: the gas step costs afterwards).
         late: counter of late updates.
         windows: gauge of the windows (each an as-of join) held open.
+        hold_ns: how long after its event time a trigger is held before it is evaluated (0: on arrival).
+        now_ns: "now" for the hold, ns: the wall clock live, the replayed event time in a backtest.
+        stragglers: counters of earlier-stamped states that re-evaluated a later trigger, by whether that trigger
+            was still held (``caught``) or had been evaluated already (``missed``: a run in event order would not
+            have evaluated it with the partner it replaced).
     """
 
     clock: win.Clock
@@ -84,14 +100,17 @@ class JoinConfig:
     params: StrategyParams
     late: Counter
     windows: Gauge
+    hold_ns: int
+    now_ns: Callable[[], int]
+    stragglers: tuple[Counter, Counter]
 
     def new_join(self) -> AsOfJoin:
         """An empty join for a new window."""
         return AsOfJoin(self.retention_ns, self.horizon_ns, self.partner_ok)
 
 
-class _JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
-    """The join state of one key: clock, windower, one as-of join per open window, ids emitted."""
+class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
+    """The join state of one key: clock, windower, one as-of join per open window, ids emitted, triggers held."""
 
     def __init__(
         self,
@@ -100,16 +119,27 @@ class _JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
         windower: win.WindowerLogic,
         joins: dict[int, AsOfJoin],
         emitted: dict[str, int],
+        pending: Pending | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
         self.windower = windower
         self.joins = joins
         self.emitted = emitted
+        self.pending: Pending = pending if pending is not None else {}
+        self._due_at = 0  # when a trigger collected now is due (with a hold; set per batch)
 
     def on_batch(self, values: list[Market]) -> tuple[list[Opportunity], bool]:
         self.clock.before_batch()
-        return (self._one(values[0]) if len(values) == 1 else self._many(values)), False
+        hold = self.config.hold_ns
+        if not hold:
+            return (self._one(values[0]) if len(values) == 1 else self._many(values)), False
+        # Triggers due before the batch's first event time are evaluated before it is added, as a replay in event
+        # order (one record per batch) evaluates them.
+        out = self._release(min(s.timestamp_ns for s in values)) if self.pending else []
+        self._due_at = self.config.now_ns() + min(hold, SETTLE_NS)
+        out += self._one(values[0]) if len(values) == 1 else self._many(values)
+        return out, False
 
     def _many(self, values: list[Market]) -> list[Opportunity]:
         """:meth:`on_batch` after the clock's ``before_batch``; the reference :meth:`_one` is held to."""
@@ -125,7 +155,7 @@ class _JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
                 due.append((order_of(state), timestamp, state))
         if len(due) > 1:
             due.sort(key=_first)
-        pending: Pending = {}
+        pending = self.pending
         joins = self.joins
         open_for = self.windower.open_for
         for order, timestamp, state in due:
@@ -139,17 +169,17 @@ class _JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
                     triggers = pending[wid] = {}
                 self._collect(triggers, join, state, order)
         for original, target in self.windower.merged():
-            self._merge(pending, original, target)
-        out = self._evaluate(pending) if pending else []
+            self._merge(original, target)
+        out = self._due() if pending else []
         if watermark is not None:
-            self._close(watermark)
+            out += self._close(watermark)
         return out
 
     def _one(self, state: Market) -> list[Opportunity]:
         """:meth:`_many` of one state (every record of a replay, a quiet key live): the same steps, fewer
         containers."""
         timestamp, watermark = self.clock.on_item(state)
-        pending: Pending = {}
+        pending = self.pending
         if timestamp < watermark:
             self.config.late.inc()
         else:
@@ -160,28 +190,47 @@ class _JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
                 if join is None:
                     join = joins[wid] = self.config.new_join()
                     self.config.windows.inc()
-                triggers = pending[wid] = {}
-                for at, trigger in join.add(state, order):
-                    if at not in triggers:
-                        triggers[at] = (trigger, state)
+                triggers = pending.get(wid)
+                if triggers is None:
+                    triggers = pending[wid] = {}
+                self._collect(triggers, join, state, order)
         for original, target in self.windower.merged():
-            self._merge(pending, original, target)
-        out = self._evaluate(pending) if pending else []
-        self._close(watermark)
-        return out
+            self._merge(original, target)
+        out = self._due() if pending else []
+        return out + self._close(watermark)
 
-    @staticmethod
     def _collect(
-        triggers: dict[Order, tuple[Market, Market]], join: AsOfJoin, state: Market, order: Order | None = None
+        self,
+        triggers: dict[Order, tuple[Market, Market, int]],
+        join: AsOfJoin,
+        state: Market,
+        order: Order | None = None,
     ) -> None:
-        for at, trigger in join.add(state, order):
-            if at not in triggers:  # the first cause of a trigger is kept
-                triggers[at] = (trigger, state)
+        found = join.add(state, order)
+        hold = self.config.hold_ns
+        if len(found) == 1:  # the common case: a state in event order triggers itself only
+            at, trigger = found[0]
+            if at not in triggers:
+                triggers[at] = (trigger, state, max(at[0] + hold, self._due_at) if hold else 0)
+            return
+        caught = missed = 0
+        for i, (at, trigger) in enumerate(found):
+            if at in triggers:  # the first cause of a trigger is kept
+                caught += i > 0  # a straggler reached a later trigger still held: as a run in event order
+            else:
+                triggers[at] = (trigger, state, max(at[0] + hold, self._due_at) if hold else 0)
+                missed += i > 0  # ... or one evaluated already, with the partner this straggler replaces
+        held, evaluated = self.config.stragglers
+        if caught:
+            held.inc(caught)
+        if missed:
+            evaluated.inc(missed)
 
-    def _merge(self, pending: Pending, original: int, target: int) -> None:
+    def _merge(self, original: int, target: int) -> None:
         """Session windows merged: replay the absorbed window's states into the target's join."""
         if original == target:
             return
+        pending = self.pending
         absorbed = self.joins.pop(original, None)
         triggers = pending.pop(original, {})
         if absorbed is None:
@@ -193,46 +242,82 @@ class _JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
             return
         self.config.windows.dec()
         into = pending.setdefault(target, {})
+        into.update((at, t) for at, t in triggers.items() if at not in into)
         for state in sorted((s for h in absorbed.history.values() for s in h), key=order_of):
             self._collect(into, join, state)
 
-    def _evaluate(self, pending: Pending) -> list[Opportunity]:
-        out = []
-        evaluate, params = self.config.evaluate, self.config.params
-        for wid, triggers in pending.items():
-            join = self.joins[wid]
-            for at in sorted(triggers) if len(triggers) > 1 else triggers:
-                trigger, cause = triggers[at]
-                # Detection time is the trigger's event time (the as-of moment), never the wall clock: the same
-                # records give the same opportunities live, after a restart, and in a backtest.
-                for opp in evaluate(join.view(trigger, at), params, trigger.timestamp_ns):
-                    if opp.id in self.emitted:
-                        continue
-                    self.emitted[opp.id] = trigger.timestamp_ns
-                    # A re-evaluation caused by a late update carries that update's trace: it is what it waited for.
-                    out.append(opp if cause is trigger else replace(opp, trace=dict(cause.trace)))
+    def _due(self) -> list[Opportunity]:
+        """Evaluate the triggers whose hold has ended (all of them without a hold)."""
+        return self._release(self.config.now_ns()) if self.config.hold_ns else self._release(None)
+
+    def _release(self, until_ns: int | None) -> list[Opportunity]:
+        """Evaluate, in event order per window, the held triggers due by ``until_ns`` (None: all)."""
+        out: list[Opportunity] = []
+        pending = self.pending
+        for wid in list(pending):
+            triggers = pending[wid]
+            if until_ns is None:
+                del pending[wid]
+                self._evaluate(wid, triggers, out)
+                continue
+            ready = {at: triggers.pop(at) for at in sorted(triggers) if triggers[at][2] <= until_ns}
+            if not triggers:
+                del pending[wid]
+            if ready:
+                self._evaluate(wid, ready, out)
         return out
 
-    def _close(self, watermark: datetime) -> None:
+    def _evaluate(self, wid: int, triggers: dict[Order, tuple[Market, Market, int]], out: list[Opportunity]) -> None:
+        join = self.joins.get(wid)
+        if join is None:  # the window closed (its triggers were evaluated as it closed)
+            return
+        evaluate, params = self.config.evaluate, self.config.params
+        emitted = self.emitted
+        for at in sorted(triggers) if len(triggers) > 1 else triggers:
+            trigger, cause, _due = triggers[at]
+            # Detection time is the trigger's event time (the as-of moment), never the wall clock: the same
+            # records give the same opportunities live, after a restart, and in a backtest.
+            for opp in evaluate(join.view(trigger, at), params, trigger.timestamp_ns):
+                if opp.id in emitted:
+                    continue
+                emitted[opp.id] = trigger.timestamp_ns
+                # A re-evaluation caused by a late update carries that update's trace: it is what it waited for.
+                out.append(opp if cause is trigger else replace(opp, trace=dict(cause.trace)))
+
+    def _close(self, watermark: datetime) -> list[Opportunity]:
+        out: list[Opportunity] = []
         for wid, _meta in self.windower.close_for(watermark):
+            held = self.pending.pop(wid, None)
+            if held:  # a window closing evaluates what it still holds first
+                self._evaluate(wid, held, out)
             if self.joins.pop(wid, None) is not None:
                 self.config.windows.dec()
         if len(self.emitted) > 4096:
             newest = max((j.newest[0] for j in self.joins.values() if j.newest), default=0)
             cutoff = newest - self.config.retention_ns
             self.emitted = {i: t for i, t in self.emitted.items() if t >= cutoff}
+        return out
 
     def on_notify(self) -> tuple[list[Opportunity], bool]:
-        self._close(self.clock.on_notify())
-        return [], False
+        out = self._due() if self.pending else []
+        return out + self._close(self.clock.on_notify()), False
 
     def on_eof(self) -> tuple[list[Opportunity], bool]:
-        # The input ends when a flow is stopped (it drains, then ends): keep the join state for the resume, instead
-        # of closing every window as a finished input would.
-        return [], False
+        # The input ends when a flow is stopped (it drains, then ends) or a finite input is read: what is held is
+        # evaluated now, and the join state is kept for the resume, instead of closing every window as a finished
+        # input would.
+        return (self._release(None) if self.pending else []), False
 
     def notify_at(self) -> datetime | None:
-        return None  # windows only free memory when they close: the key's next batch is soon enough
+        """When the first held trigger's hold ends (windows only free memory when they close: the key's next batch
+        is soon enough for that)."""
+        due = self.due_ns()
+        return None if due is None else _EPOCH + timedelta(0, 0, -(-due // 1000))  # rounded up to the µs
+
+    def due_ns(self) -> int | None:
+        """When the first held trigger's hold ends, ns since epoch (None: nothing held)."""
+        dues = [held[2] for t in self.pending.values() for held in t.values()]
+        return min(dues) if dues else None
 
     def snapshot(self) -> JoinSnapshot:
         return (
@@ -240,18 +325,22 @@ class _JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
             self.windower.snapshot(),
             {w: j.copy() for w, j in self.joins.items()},
             dict(self.emitted),
+            {w: dict(t) for w, t in self.pending.items()},
         )
 
 
-def join_logic(config: JoinConfig, resume: JoinSnapshot | None = None) -> _JoinLogic:
+def join_logic(config: JoinConfig, resume: JoinSnapshot | None = None) -> JoinLogic:
     """The join state of one key, new or from its snapshot; ``on_batch(states)`` returns its opportunities."""
     if resume is None:
-        return _JoinLogic(config, config.clock.build(None), config.windower.build(None), {}, {})
-    clock_state, windower_state, joins, emitted = resume
+        return JoinLogic(config, config.clock.build(None), config.windower.build(None), {}, {})
+    clock_state, windower_state, joins, emitted, *held = resume  # a snapshot from before the hold has no 5th
     for join in joins.values():
         join.partner_ok = config.partner_ok  # a predicate is configuration: snapshots do not carry it
     config.windows.inc(len(joins))
-    return _JoinLogic(config, config.clock.build(clock_state), config.windower.build(windower_state), joins, emitted)
+    pending = held[0] if held else {}
+    return JoinLogic(
+        config, config.clock.build(clock_state), config.windower.build(windower_state), joins, emitted, pending
+    )
 
 
 def join_step(step_id: str, states: KeyedStream[Market], config: JoinConfig) -> KeyedStream[Opportunity]:

@@ -20,19 +20,17 @@ order sees exactly this; a backtest in event order has no late records.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from bytewax.operators import StatefulBatchLogic
-
 from base.errors import PulsearbError
 from flows.builders.detector import DetectorSteps, GasBook
-from flows.builders.detector_join import JoinSnapshot, event_time
+from flows.builders.detector_join import JoinLogic, event_time
 from flows.opportunity import Opportunity
 from flows.spec import FlowSpec
 from flows.state.fold import PoolBook
-from flows.state.join import Market
 from flows.state.quotes import CexBook
 from schemas.serde import AvroRecord
 
@@ -79,12 +77,14 @@ class Replay:
     """
 
     def __init__(self, spec: FlowSpec) -> None:
-        self._clock = _Clock()
-        self.steps = DetectorSteps(spec, now=self._clock)
+        self._clock = clock = _Clock()
+        self.steps = DetectorSteps(spec, now=clock, now_ns=lambda: clock.ns)
+        self._held = spec.clock.hold_ms > 0
+        self._timers: list[tuple[int, str]] = []  # (when a key's first held trigger is due, key): Bytewax's timers
         self.stats = ReplayStats()
         self._pools: dict[str, PoolBook] = {}
         self._books: dict[str, CexBook] = {}
-        self._joins: dict[str, StatefulBatchLogic[Market, Opportunity, JoinSnapshot]] = {}
+        self._joins: dict[str, JoinLogic] = {}
         self._gas: dict[str, GasBook] = {}
 
     def feed(self, topic: str, record: AvroRecord) -> list[Opportunity]:
@@ -97,20 +97,21 @@ class Replay:
         stats = self.stats
         stats.records += 1
         steps = self.steps
-        self._clock.ns = record["timestamp_ns"]
+        now = self._clock.ns = record["timestamp_ns"]
+        out = self._notify(now) if self._timers and self._timers[0][0] <= now else []
         try:
             routed = steps.route(topic, record, None)
         except (PulsearbError, KeyError, ValueError, TypeError):
             stats.rejected += 1
-            return []
+            return out
         if routed is None:
             stats.unused += 1
-            return []
+            return out
         kind, payload = routed
         if kind == "gas":
             chain, event = payload
             self._gas[chain], _ = steps.gas(self._gas.get(chain), event)
-            return []
+            return out
         if kind == "cex":
             key, event = payload
             held = self._books
@@ -124,26 +125,63 @@ class Replay:
             held[key] = kept
         joined = steps.to_join((key, state))
         if joined is None:
-            return []
+            return out
         join_key, state = joined
         logic = self._joins.get(join_key)
         if logic is None:
             logic = self._joins[join_key] = steps.join_logic()
         found, _discard = logic.on_batch([state])
-        out = []
+        if self._held:
+            self._arm(join_key, logic)
+        return self._costed(found, out)
+
+    def _costed(self, found: list[Opportunity], out: list[Opportunity]) -> list[Opportunity]:
+        """The gas step over the join's opportunities, appended to ``out``."""
+        steps, gas = self.steps, self._gas
         chain = steps.chain_key
+        before = len(out)
         for opp in found:
-            self._gas[chain], priced = steps.gas(self._gas.get(chain), opp)
+            gas[chain], priced = steps.gas(gas.get(chain), opp)
             if priced is not None:
                 out.append(priced)
-        stats.opportunities += len(out)
+        self.stats.opportunities += len(out) - before
+        return out
+
+    def _arm(self, key: str, logic: JoinLogic) -> None:
+        due = logic.due_ns()
+        if due is not None:
+            heapq.heappush(self._timers, (due, key))
+
+    def _notify(self, now: int) -> list[Opportunity]:
+        """Fire the timers due by ``now`` (event time), as Bytewax fires a live key's ``notify_at``."""
+        out: list[Opportunity] = []
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _due, key = heapq.heappop(timers)
+            logic = self._joins[key]
+            due = logic.due_ns()
+            if due is None or due > now:  # a stale timer: the key released or re-armed since
+                continue
+            found, _discard = logic.on_notify()
+            self._costed(found, out)
+            self._arm(key, logic)
+        return out
+
+    def finish(self) -> list[Opportunity]:
+        """The end of the input: what every key still holds is evaluated (a live flow's end of input does too)."""
+        out: list[Opportunity] = []
+        self._timers.clear()
+        for logic in self._joins.values():
+            found, _discard = logic.on_eof()
+            self._costed(found, out)
         return out
 
     def run(self, items: Iterable[tuple[str, AvroRecord]]) -> Iterator[Opportunity]:
-        """Replay every item; yield the opportunities in the order the detector emits them."""
+        """Replay every item, then :meth:`finish`; yield the opportunities in the order the detector emits them."""
         feed = self.feed
         for topic, record in items:
             yield from feed(topic, record)
+        yield from self.finish()
 
 
 __all__ = ["Replay", "ReplayStats"]

@@ -59,6 +59,7 @@ class Clock:
 
     type: str = "event"
     wait_for_system_ms: int = 0
+    hold_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)

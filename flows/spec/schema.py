@@ -85,6 +85,13 @@ SCHEMA: dict[str, Field] = {
             "string", "event time (record timestamp_ns) or system time", enum=("event", "system"), default="event"
         ),
         wait_for_system_ms=Field("integer", "event clock: how long to wait for late records, ms", minimum=0, default=0),
+        hold_ms=Field(
+            "integer",
+            "event clock: how long after its event time an update waits for earlier-stamped partners before the "
+            "strategy runs on it, ms (0: on arrival)",
+            minimum=0,
+            default=0,
+        ),
     ),
     "window": _obj(
         "how inputs are grouped in time",

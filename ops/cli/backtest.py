@@ -140,6 +140,8 @@ def replay_archive(
             read += len(window)
             if bar is not None:
                 bar.update(task, completed=read)
+        for replay, out in zip(replays, found_opps, strict=True):
+            out.extend(replay.finish())  # the end of the input: what a key still holds (clock.hold_ms)
     finally:
         if bar is not None:
             bar.stop()

@@ -28,10 +28,32 @@ def parse(text: str) -> dict[str, float]:
     return totals
 
 
-def scrape(port: int, timeout_s: float = 0.5) -> dict[str, float] | None:
-    """Totals from ``http://127.0.0.1:<port>/metrics``, or None when nothing answers."""
+def by_label(text: str, name: str, label: str) -> dict[str, float]:
+    """A series of a Prometheus text exposition summed by one label's value (``""`` where it lacks the label)."""
+    totals: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith(name) or line[len(name) : len(name) + 1] not in ("{", " "):
+            continue
+        head, _, value = line.rpartition(" ")
+        key = ""
+        marker = f'{label}="'
+        if marker in head:
+            key = head.split(marker, 1)[1].split('"', 1)[0]
+        with contextlib.suppress(ValueError):
+            totals[key] = totals.get(key, 0.0) + float(value)
+    return totals
+
+
+def exposition(port: int, timeout_s: float = 0.5) -> str | None:
+    """The text of ``http://127.0.0.1:<port>/metrics``, or None when nothing answers."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout_s) as resp:
-            return parse(resp.read().decode())
+            return resp.read().decode()
     except OSError:
         return None
+
+
+def scrape(port: int, timeout_s: float = 0.5) -> dict[str, float] | None:
+    """Totals from ``http://127.0.0.1:<port>/metrics``, or None when nothing answers."""
+    text = exposition(port, timeout_s)
+    return None if text is None else parse(text)

@@ -1,4 +1,4 @@
-"""The join step's one-state path (``_JoinLogic._one``, every record of a replay) against the general batch path
+"""The join step's one-state path (``JoinLogic._one``, every record of a replay) against the general batch path
 (``_many``) it shortcuts, and the event-time conversion: the same opportunities and the same state afterwards."""
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ def test_one_state_path_equals_the_batch_path(window: str, seed: int, count: int
         b.clock.before_batch()
         expected = b._many([state])
         assert [to_record(o) for o in found] == [to_record(o) for o in expected]
-    clock_a, windows_a, joins_a, emitted_a = a.snapshot()
-    clock_b, windows_b, joins_b, emitted_b = b.snapshot()
-    assert (clock_a, windows_a, emitted_a) == (clock_b, windows_b, emitted_b)
+    clock_a, windows_a, joins_a, emitted_a, held_a = a.snapshot()
+    clock_b, windows_b, joins_b, emitted_b, held_b = b.snapshot()
+    assert (clock_a, windows_a, emitted_a, held_a) == (clock_b, windows_b, emitted_b, held_b)
     assert joins_a.keys() == joins_b.keys()
     for wid, join in joins_a.items():
         other = joins_b[wid]
