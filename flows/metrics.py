@@ -28,6 +28,21 @@ BREAKER_OPEN = Gauge("pulsearb_circuit_breaker_open", "1 while the failure circu
 ENDPOINT_UP = Gauge(
     "pulsearb_endpoint_up", "1 when a dependency (broker, rpc, store) answered its last check", ["flow", "endpoint"]
 )
+LATE_UPDATES = Counter(
+    "pulsearb_late_updates", "Updates behind the event-time watermark of their join key, left out of the join", ["flow"]
+)
+STRAGGLERS = Counter(
+    "pulsearb_join_stragglers",
+    "Updates stamped before a later trigger of their join key that arrived after it: caught=yes while the trigger "
+    "was held (clock.hold_ms), as in event order; caught=no after it was evaluated (live may differ from a backtest)",
+    ["flow", "caught"],
+)
+OUT_OF_ORDER = Counter(
+    "pulsearb_event_order_late",
+    "Pool or CEX events that reached the detector more than clock.hold_ms after their stamp, behind a later event of "
+    "their pool or instrument: folded out of event order (live may differ from a backtest)",
+    ["flow", "kind"],
+)
 FLOW_INFO = Gauge("pulsearb_flow_info", "1 for a running flow process", ["flow", "kind", "process"])
 HOP_LATENCY = Histogram(
     "pulsearb_hop_latency_seconds",

@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 import bytewax.operators as op
 import bytewax.operators.windowing as win
 from bytewax.dataflow import Dataflow
-from prometheus_client import Counter, Gauge
+from prometheus_client import Gauge
 
 from base.errors import ConfigError
 from base.trace import HOPS
@@ -59,7 +59,7 @@ from flows.builders.detector_join import (
 )
 from flows.builders.event_order import in_event_order
 from flows.connectors.kafka import KafkaSink, KafkaSource, OutRecord
-from flows.metrics import OPPORTUNITIES, STATE_SIZE, observe_hops
+from flows.metrics import LATE_UPDATES, OPPORTUNITIES, OUT_OF_ORDER, STATE_SIZE, STRAGGLERS, observe_hops
 from flows.opportunity import Opportunity
 from flows.opportunity import to_record as opportunity_record
 from flows.pools import PoolState
@@ -78,21 +78,6 @@ from schemas.serde import AvroRecord, codec, schema_topic
 SECTIONS = frozenset({"inputs", "strategy", "outputs", "clock", "window", "join"})
 """The spec sections this builder reads (its contract's, below)."""
 
-LATE_UPDATES = Counter(
-    "pulsearb_late_updates", "Updates behind the event-time watermark of their join key, left out of the join", ["flow"]
-)
-STRAGGLERS = Counter(
-    "pulsearb_join_stragglers",
-    "Updates stamped before a later trigger of their join key that arrived after it: caught=yes while the trigger "
-    "was held (clock.hold_ms), as in event order; caught=no after it was evaluated (live may differ from a backtest)",
-    ["flow", "caught"],
-)
-OUT_OF_ORDER = Counter(
-    "pulsearb_event_order_late",
-    "Pool or CEX events that reached the detector more than clock.hold_ms after their stamp, behind a later event of "
-    "their pool or instrument: folded out of event order (live may differ from a backtest)",
-    ["flow", "kind"],
-)
 DETECT_HOPS = tuple(h for h in HOPS if h[0] in ("kafka->detector", "detector", "relay->opportunity"))
 GRAPH_KEY = "graph"
 

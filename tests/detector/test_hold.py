@@ -18,9 +18,10 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.testing import run_main
 
-from flows.builders.detector import STRAGGLERS, DetectorSteps
+from flows.builders.detector import DetectorSteps
 from flows.builders.detector_join import join_step
 from flows.builders.replay import Replay
+from flows.metrics import STRAGGLERS
 from flows.opportunity import Opportunity, to_record
 from flows.spec import load_spec
 from flows.state.join import Market
