@@ -53,6 +53,8 @@ Pending = dict[int, dict[Order, tuple[Market, Market, int]]]
 """Triggers to evaluate, per window: the trigger's order -> (trigger, the state whose arrival caused it, when it is
 due, ns)."""
 
+_NEVER = 2**63  # no trigger held
+
 SETTLE_NS = 5_000_000
 """With a hold, a trigger is also held this long (at most the hold) after it reaches the join: states released by
 the detector's event-order steps at one moment reach the join in separate batches, not necessarily in event order."""
@@ -128,6 +130,8 @@ class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
         self.emitted = emitted
         self.pending: Pending = pending if pending is not None else {}
         self._due_at = 0  # when a trigger collected now is due (with a hold; set per batch)
+        # No held trigger is due before this (a lower bound, exact after each release): most batches release nothing.
+        self._next = min((h[2] for t in self.pending.values() for h in t.values()), default=_NEVER)
 
     def on_batch(self, values: list[Market]) -> tuple[list[Opportunity], bool]:
         self.clock.before_batch()
@@ -211,14 +215,19 @@ class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
         if len(found) == 1:  # the common case: a state in event order triggers itself only
             at, trigger = found[0]
             if at not in triggers:
-                triggers[at] = (trigger, state, max(at[0] + hold, self._due_at) if hold else 0)
+                due = max(at[0] + hold, self._due_at) if hold else 0
+                triggers[at] = (trigger, state, due)
+                if due < self._next:
+                    self._next = due
             return
         caught = missed = 0
         for i, (at, trigger) in enumerate(found):
             if at in triggers:  # the first cause of a trigger is kept
                 caught += i > 0  # a straggler reached a later trigger still held: as a run in event order
             else:
-                triggers[at] = (trigger, state, max(at[0] + hold, self._due_at) if hold else 0)
+                due = max(at[0] + hold, self._due_at) if hold else 0
+                triggers[at] = (trigger, state, due)
+                self._next = min(self._next, due)
                 missed += i > 0  # ... or one evaluated already, with the partner this straggler replaces
         held, evaluated = self.config.stragglers
         if caught:
@@ -252,6 +261,8 @@ class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
 
     def _release(self, until_ns: int | None) -> list[Opportunity]:
         """Evaluate, in event order per window, the held triggers due by ``until_ns`` (None: all)."""
+        if until_ns is not None and self._next > until_ns:
+            return []
         out: list[Opportunity] = []
         pending = self.pending
         for wid in list(pending):
@@ -265,6 +276,7 @@ class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
                 del pending[wid]
             if ready:
                 self._evaluate(wid, ready, out)
+        self._next = min((h[2] for t in pending.values() for h in t.values()), default=_NEVER)
         return out
 
     def _evaluate(self, wid: int, triggers: dict[Order, tuple[Market, Market, int]], out: list[Opportunity]) -> None:
@@ -316,8 +328,7 @@ class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
 
     def due_ns(self) -> int | None:
         """When the first held trigger's hold ends, ns since epoch (None: nothing held)."""
-        dues = [held[2] for t in self.pending.values() for held in t.values()]
-        return min(dues) if dues else None
+        return None if self._next == _NEVER else self._next
 
     def snapshot(self) -> JoinSnapshot:
         return (

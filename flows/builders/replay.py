@@ -81,6 +81,7 @@ class Replay:
         self.steps = DetectorSteps(spec, now=clock, now_ns=lambda: clock.ns)
         self._held = spec.clock.hold_ms > 0
         self._timers: list[tuple[int, str]] = []  # (when a key's first held trigger is due, key): Bytewax's timers
+        self._armed: dict[str, int | None] = {}  # the due time of each key's newest timer
         self.stats = ReplayStats()
         self._pools: dict[str, PoolBook] = {}
         self._books: dict[str, CexBook] = {}
@@ -149,8 +150,9 @@ class Replay:
 
     def _arm(self, key: str, logic: JoinLogic) -> None:
         due = logic.due_ns()
-        if due is not None:
+        if due is not None and due != self._armed.get(key):
             heapq.heappush(self._timers, (due, key))
+        self._armed[key] = due
 
     def _notify(self, now: int) -> list[Opportunity]:
         """Fire the timers due by ``now`` (event time), as Bytewax fires a live key's ``notify_at``."""
@@ -171,6 +173,7 @@ class Replay:
         """The end of the input: what every key still holds is evaluated (a live flow's end of input does too)."""
         out: list[Opportunity] = []
         self._timers.clear()
+        self._armed.clear()
         for logic in self._joins.values():
             found, _discard = logic.on_eof()
             self._costed(found, out)
