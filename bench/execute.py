@@ -134,6 +134,9 @@ def baseline(loop: ChainLoop, count: int) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--competition", type=float, default=0.3, help="probability the competitor back-runs")
+    parser.add_argument(
+        "--hold-ms", type=int, default=0, help="the detector's clock.hold_ms (flows/specs hold 100 ms; 0: none)"
+    )
     args = parser.parse_args()
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="pulsearb-bench-execute-"))
@@ -156,7 +159,11 @@ def main() -> int:
             f.result()
         apply(info.bootstrap, load_topics())
         log("starting anvil, deploying, starting relay, watcher and flows ...")
-        loop = ChainLoop(info.bootstrap, work / "loop", SPECS / "cross_dex.yaml", SPECS / "risk_execution.yaml").start()
+        detector = SPECS / "cross_dex.yaml"
+        if args.hold_ms:  # the same spec with a hold: what event order costs in latency
+            detector = work / "cross_dex.yaml"
+            detector.write_text((SPECS / "cross_dex.yaml").read_text() + f"clock: {{hold_ms: {args.hold_ms}}}\n")
+        loop = ChainLoop(info.bootstrap, work / "loop", detector, SPECS / "risk_execution.yaml").start()
         executions = TopicReader(info.bootstrap, "arb.execution")
         decisions = TopicReader(info.bootstrap, "arb.decision")
         opportunities = TopicReader(info.bootstrap, "arb.opportunity")
@@ -275,6 +282,7 @@ def main() -> int:
         "statuses": dict(statuses),
         "outcomes": dict(outcomes),
         "competition": competition,
+        "hold_ms": args.hold_ms,
     }
     log("")
     log(f"{'measure':<34} {'p50 ms':>8} {'p99 ms':>8}  goal")

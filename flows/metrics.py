@@ -43,6 +43,7 @@ OUT_OF_ORDER = Counter(
     "their pool or instrument: folded out of event order (live may differ from a backtest)",
     ["flow", "kind"],
 )
+HOLD_MS = Gauge("pulsearb_detector_hold_ms", "A detector's clock.hold_ms (0: it evaluates on arrival)", ["flow"])
 FLOW_INFO = Gauge("pulsearb_flow_info", "1 for a running flow process", ["flow", "kind", "process"])
 HOP_LATENCY = Histogram(
     "pulsearb_hop_latency_seconds",

@@ -59,7 +59,7 @@ from flows.builders.detector_join import (
 )
 from flows.builders.event_order import in_event_order
 from flows.connectors.kafka import KafkaSink, KafkaSource, OutRecord
-from flows.metrics import LATE_UPDATES, OPPORTUNITIES, OUT_OF_ORDER, STATE_SIZE, STRAGGLERS, observe_hops
+from flows.metrics import HOLD_MS, LATE_UPDATES, OPPORTUNITIES, OUT_OF_ORDER, STATE_SIZE, STRAGGLERS, observe_hops
 from flows.opportunity import Opportunity
 from flows.opportunity import to_record as opportunity_record
 from flows.pools import PoolState
@@ -402,6 +402,7 @@ def detector_flow(spec: FlowSpec, env: RunEnv, *, tail: bool = True) -> Dataflow
     # With a hold, each pool's (instrument's) events are folded in event order whatever partition each came from,
     # as a backtest folds them: the state a trigger is joined with does not depend on which topic was read first.
     hold = spec.clock.hold_ms
+    HOLD_MS.labels(spec.name).set(hold)
     pool_events = in_event_order("pool_order", pool_events, hold, time.time_ns, OUT_OF_ORDER.labels(spec.name, "pool"))
     cex_events = in_event_order("cex_order", cex_events, hold, time.time_ns, OUT_OF_ORDER.labels(spec.name, "cex"))
     pool_states = op.filter_map(
