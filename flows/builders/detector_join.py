@@ -261,16 +261,17 @@ class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
 
     def _release(self, until_ns: int | None) -> list[Opportunity]:
         """Evaluate, in event order per window, the held triggers due by ``until_ns`` (None: all)."""
-        if until_ns is not None and self._next > until_ns:
-            return []
         out: list[Opportunity] = []
         pending = self.pending
+        if until_ns is None:  # everything, in one pass (every batch without a hold)
+            self.pending, self._next = {}, _NEVER
+            for wid, triggers in pending.items():
+                self._evaluate(wid, triggers, out)
+            return out
+        if self._next > until_ns:
+            return out
         for wid in list(pending):
             triggers = pending[wid]
-            if until_ns is None:
-                del pending[wid]
-                self._evaluate(wid, triggers, out)
-                continue
             ready = {at: triggers.pop(at) for at in sorted(triggers) if triggers[at][2] <= until_ns}
             if not triggers:
                 del pending[wid]
