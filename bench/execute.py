@@ -135,7 +135,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--competition", type=float, default=0.3, help="probability the competitor back-runs")
     parser.add_argument(
-        "--hold-ms", type=int, default=0, help="the detector's clock.hold_ms (flows/specs hold 100 ms; 0: none)"
+        "--hold-ms", type=int, default=0, help="the detector's clock.hold_ms (0, as flows/specs; up binds 250)"
     )
     args = parser.parse_args()
     started = time.monotonic()

@@ -251,7 +251,8 @@ class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
             return
         self.config.windows.dec()
         into = pending.setdefault(target, {})
-        into.update((at, t) for at, t in triggers.items() if at not in into)
+        if self.config.hold_ns:  # triggers held from earlier batches; without a hold the replay below finds them
+            into.update((at, t) for at, t in triggers.items() if at not in into)
         for state in sorted((s for h in absorbed.history.values() for s in h), key=order_of):
             self._collect(into, join, state)
 
@@ -281,9 +282,7 @@ class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
         return out
 
     def _evaluate(self, wid: int, triggers: dict[Order, tuple[Market, Market, int]], out: list[Opportunity]) -> None:
-        join = self.joins.get(wid)
-        if join is None:  # the window closed (its triggers were evaluated as it closed)
-            return
+        join = self.joins[wid]  # a window's held triggers are evaluated before it closes
         evaluate, params = self.config.evaluate, self.config.params
         emitted = self.emitted
         for at in sorted(triggers) if len(triggers) > 1 else triggers:
@@ -303,6 +302,8 @@ class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
             held = self.pending.pop(wid, None)
             if held:  # a window closing evaluates what it still holds first
                 self._evaluate(wid, held, out)
+                if not any(self.pending.values()):  # else _next stays a lower bound: the next release recomputes it
+                    self._next = _NEVER
             if self.joins.pop(wid, None) is not None:
                 self.config.windows.dec()
         if len(self.emitted) > 4096:
@@ -312,7 +313,7 @@ class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
         return out
 
     def on_notify(self) -> tuple[list[Opportunity], bool]:
-        out = self._due() if self.pending else []
+        out = self._due() if self._next != _NEVER else []
         return out + self._close(self.clock.on_notify()), False
 
     def on_eof(self) -> tuple[list[Opportunity], bool]:

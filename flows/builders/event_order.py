@@ -4,10 +4,10 @@ release the key's items sorted by (header timestamp, source, sequence).
 A detector folds each pool's events in the order it receives them, and a pool's events come from several topics
 (a chain watcher's swaps, a collector's states): read in arrival order, two records of one block can be folded
 either way round, and the state the join sees (its identity, hence the opportunity ids) depends on which partition
-was polled first. Held ``hold`` after its stamp, and at least half the hold after it arrived, an event is released
-behind every event of its key stamped before it that arrived meanwhile, which is the order a backtest reads the
-archive in. The second bound is for a detector that is behind: everything it reads is past its stamp's hold, and
-what decides the order is then how the source interleaves partitions (consecutive polls, milliseconds apart).
+was polled first. Held ``hold`` after its stamp, an event is released behind every event of its key stamped
+before it that arrived meanwhile, which is the order a backtest reads the archive in. An event that arrives after
+its stamp's hold (a detector that is behind) is held half the hold after it arrived instead: what decides the
+order is then how the source interleaves partitions (consecutive polls, milliseconds apart).
 
 Live, "now" is the wall clock (relay stamps are wall times), and Bytewax's timer (``notify_at``) releases a key's
 items when the first one's hold ends. The end of the input releases everything held; a snapshot holds it.
@@ -65,18 +65,20 @@ class EventOrder(StatefulBatchLogic[T, T, OrderSnapshot]):
         self.late = late
         self.held: Held = list(resume[0]) if resume is not None else []
         self.released: tuple[int, int, int] = resume[1] if resume is not None else (-1, -1, -1)
-        self._arrivals = len(self.held)
+        self._arrivals = max((entry[1] for entry in self.held), default=0)
 
     def on_batch(self, values: list[T]) -> tuple[list[T], bool]:
         held = self.held
         now = self.now_ns()
-        settle = now + self.hold_ns // 2
+        hold = self.hold_ns
+        settle = now + hold // 2
         for item in values:
             order = (item.timestamp_ns, item.source, item.sequence)
             if order < self.released:
                 self.late.inc()  # it comes after a later item of its key was released: out of event order
             self._arrivals += 1  # ties keep their arrival order: a stable sort
-            held.append((order, self._arrivals, item, max(order[0] + self.hold_ns, settle)))
+            due = order[0] + hold
+            held.append((order, self._arrivals, item, due if due > now else settle))
         held.sort(key=_order)
         return self._release(now), False
 

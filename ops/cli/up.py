@@ -280,20 +280,24 @@ def _deploy_market(
     return chain, bound
 
 
-def _ordering(pipeline: Pipeline) -> dict[str, dict[str, int]]:
+def _ordering(pipeline: Pipeline) -> dict[str, dict[str, int] | None]:
     """Per detector, how its input's event order held (read from its metrics before it stops): late partners a
     held trigger waited for (``held``), those that came after it had been evaluated (``missed``), and pool or CEX
-    events folded out of order (``out_of_order``). With no miss and nothing out of order, a backtest of the run's
-    archive finds exactly what the detector found (``clock.hold_ms``)."""
+    events folded out of order (``out_of_order``); None for a detector whose metrics did not answer. With no miss and
+    nothing out of order, a backtest of the run's archive finds exactly what the detector found (``clock.hold_ms``).
+    Read after the market settled, before the flows drain."""
     from ops.control.metrics import by_label, exposition
 
-    found: dict[str, dict[str, int]] = {}
+    found: dict[str, dict[str, int] | None] = {}
     for f in pipeline.flows:
         if f.plan.spec.kind != "detector":
             continue
-        counts = {"held": 0, "missed": 0, "out_of_order": 0}
+        counts: dict[str, int] | None = {"held": 0, "missed": 0, "out_of_order": 0}
         for port in f.plan.metrics_ports:
-            text = exposition(port) or ""
+            text = exposition(port)
+            if text is None or counts is None:  # a process that did not answer: unknown, not zero
+                counts = None
+                continue
             caught = by_label(text, "pulsearb_join_stragglers_total", "caught")
             counts["held"] += int(caught.get("yes", 0))
             counts["missed"] += int(caught.get("no", 0))
@@ -309,7 +313,7 @@ def _report(
     scenario: str,
     console: Console,
     since_ns: int,
-    ordering: dict[str, dict[str, int]] | None = None,
+    ordering: dict[str, dict[str, int] | None] | None = None,
 ) -> None:
     """Read this run's report from the store (rows archived since ``since_ns``), print it, write it as JSON, and
     say how to query the history (which keeps earlier runs too)."""
@@ -344,6 +348,8 @@ def _report(
             "event order (clock.hold_ms): "
             + "; ".join(
                 f"{name} {c['held']} late partners waited for, {c['missed']} missed, {c['out_of_order']} out of order"
+                if c is not None
+                else f"{name} unknown (its metrics did not answer)"
                 for name, c in sorted(ordering.items())
             )
         )
@@ -430,7 +436,7 @@ def run(args: argparse.Namespace) -> int:
     pipeline: Pipeline | None = None
     chain: Scenario | None = None
     codes: dict[str, int | None] = {}
-    ordering: dict[str, dict[str, int]] = {}
+    ordering: dict[str, dict[str, int] | None] = {}
     total: int | None = None
     started_ns = time.time_ns()  # the report counts what this run archived; the store keeps earlier runs
     try:

@@ -208,3 +208,22 @@ def test_state_size_gauges_count_the_keys_held(broker_stack: StackInfo, topics: 
     assert held("cex_state") == len({key for topic, key, _ in items if topic != "market.pool_sync"})
     # One open window per join key at least (the input's end closes none: they are kept for a resume).
     assert 1 <= (held("join") or 0) <= len(items)
+
+
+@pytest.mark.parametrize("strategy", ["cross_dex", "triangular"])
+def test_a_detector_with_a_hold_finds_exactly_the_expected_opportunities(
+    broker_stack: StackInfo, topics: Topics, tmp_path: Path, strategy: str
+) -> None:
+    """The event-order steps (``pool_order``) and the join's hold in the real dataflow, two workers: what a run in
+    event order finds, each id once; the end of the input releases what is still held."""
+    bootstrap = broker_stack.bootstrap or ""
+    items = scenarios.dex_rounds(rounds=6)
+    produce(bootstrap, items, topics)
+    spec = write_spec(tmp_path / "spec.yaml", topics, strategy)
+    spec.write_text(spec.read_text().replace("wait_for_system_ms: 600000}", "wait_for_system_ms: 600000, hold_ms: 50}"))
+    assert load_spec(spec).clock.hold_ms == 50
+    want = scenarios.expected(items, strategy, strategy_params(load_spec(spec)))
+    run(bootstrap, spec, workers=2)
+    got = _by_id(consume_all(bootstrap, topics["arb.opportunity"]))
+    assert len(want) >= 5, "the scenario must dislocate"
+    assert {i: _record_summary(r) for i, r in got.items()} == {i: _summary(o) for i, o in want.items()}
