@@ -149,7 +149,11 @@ class _Client:
         try:
             self.sock.sendall(b"".join(batch))  # type: ignore[arg-type]
         except OSError:
-            self.close()
+            # The client is gone for writing (it closed, its echoes unread): stop sending to it, but let the reader
+            # drain what it wrote before closing. Shutting the read side too would discard those last frames.
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_WR)
+            self.relay.forget(self)
             return False
         return True
 

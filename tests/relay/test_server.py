@@ -175,3 +175,16 @@ def test_too_long_socket_path_is_a_clear_error(sock_dir: Path) -> None:
     with pytest.raises(StackError, match="longer than 107 bytes"):
         RelayServer(sock_dir / ("x" * 120), [MD]).start()
     assert os.listdir(sock_dir) == []
+
+
+def test_a_sender_that_closes_at_once_has_every_frame_it_sent_forwarded(sock_dir: Path) -> None:
+    """A sender that closes right after its last frame, its echoes unread: the relay's echo to it then fails, and
+    that must not cut short the reading of what it wrote before closing (the read side drains to the end)."""
+    with RelayServer(sock_dir) as relay:
+        path = str(relay.socket_path(MD))
+        data = b"".join(frames(3_000))
+        for _ in range(10):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect(path)
+                s.sendall(data)
+        assert wait_for(lambda: relay.stats(MD).frames_in == 30_000 and relay.stats(MD).clients == 0), relay.stats(MD)
