@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Protocol
 
@@ -37,12 +37,12 @@ import bytewax.operators.windowing as win
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 from prometheus_client import Counter, Gauge
 
+from flows.builders.event_order import EPOCH, wake_at
 from flows.opportunity import Opportunity
 from flows.state.join import AsOfJoin, Market, Order, order_of
 from flows.strategies import Strategy
 from flows.strategies.params import StrategyParams
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _first = itemgetter(0)
 
 JoinSnapshot = tuple[object, object, dict[int, AsOfJoin], dict[str, int], "Pending"]
@@ -69,7 +69,7 @@ class Timed(Protocol):
 
 def event_time(state: Timed) -> datetime:
     """A state's event time: its relay header timestamp, as an aware UTC datetime (µs resolution)."""
-    return _EPOCH + timedelta(0, 0, state.timestamp_ns // 1000)  # positional: a third faster than microseconds=
+    return EPOCH + timedelta(0, 0, state.timestamp_ns // 1000)  # positional: a third faster than microseconds=
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +131,7 @@ class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
         self.pending: Pending = pending if pending is not None else {}
         self._due_at = 0  # when a trigger collected now is due (with a hold; set per batch)
         # No held trigger is due before this (a lower bound, exact after each release): most batches release nothing.
-        self._next = min((h[2] for t in self.pending.values() for h in t.values()), default=_NEVER)
+        self._next = self._first_due()
 
     def on_batch(self, values: list[Market]) -> tuple[list[Opportunity], bool]:
         self.clock.before_batch()
@@ -278,8 +278,12 @@ class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
                 del pending[wid]
             if ready:
                 self._evaluate(wid, ready, out)
-        self._next = min((h[2] for t in pending.values() for h in t.values()), default=_NEVER)
+        self._next = self._first_due()
         return out
+
+    def _first_due(self) -> int:
+        """When the first held trigger is due, exactly (:data:`_NEVER`: nothing held)."""
+        return min((held[2] for t in self.pending.values() for held in t.values()), default=_NEVER)
 
     def _evaluate(self, wid: int, triggers: dict[Order, tuple[Market, Market, int]], out: list[Opportunity]) -> None:
         join = self.joins[wid]  # a window's held triggers are evaluated before it closes
@@ -302,8 +306,7 @@ class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
             held = self.pending.pop(wid, None)
             if held:  # a window closing evaluates what it still holds first
                 self._evaluate(wid, held, out)
-                if not any(self.pending.values()):  # else _next stays a lower bound: the next release recomputes it
-                    self._next = _NEVER
+                self._next = self._first_due()  # else a timer for what this window held would fire forever
             if self.joins.pop(wid, None) is not None:
                 self.config.windows.dec()
         if len(self.emitted) > 4096:
@@ -326,7 +329,7 @@ class JoinLogic(StatefulBatchLogic[Market, Opportunity, JoinSnapshot]):
         """When the first held trigger's hold ends (windows only free memory when they close: the key's next batch
         is soon enough for that)."""
         due = self.due_ns()
-        return None if due is None else _EPOCH + timedelta(0, 0, -(-due // 1000))  # rounded up to the µs
+        return None if due is None else wake_at(due)
 
     def due_ns(self) -> int | None:
         """When the first held trigger's hold ends, ns since epoch (None: nothing held)."""
@@ -367,7 +370,7 @@ def windower_for(kind: str, length_ms: int, slide_ms: int, gap_ms: int) -> win.W
     Raises:
         ValueError: an unknown window type or a non-positive length.
     """
-    align = _EPOCH
+    align = EPOCH
     if kind in ("latest", "session"):
         return win.SessionWindower(gap=timedelta(milliseconds=gap_ms))
     if length_ms <= 0:

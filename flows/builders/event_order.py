@@ -23,7 +23,12 @@ import bytewax.operators as op
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 from prometheus_client import Counter
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def wake_at(ns: int) -> datetime:
+    """A timer's moment for ``ns`` since epoch, rounded up to the µs (Bytewax's resolution): never before it."""
+    return EPOCH + timedelta(0, 0, -(-ns // 1000))
 
 
 class Stamped(Protocol):
@@ -104,8 +109,7 @@ class EventOrder(StatefulBatchLogic[T, T, OrderSnapshot]):
     def notify_at(self) -> datetime | None:
         if not self.held:
             return None
-        due = self.held[0][3]
-        return _EPOCH + timedelta(0, 0, -(-due // 1000))  # rounded up to the µs: never before it is due
+        return wake_at(self.held[0][3])
 
     def snapshot(self) -> OrderSnapshot:
         return list(self.held), self.released
@@ -126,4 +130,4 @@ def in_event_order(
     return op.stateful_batch(step_id, up, lambda resume: EventOrder(hold_ns, now_ns, late, resume))
 
 
-__all__ = ["EventOrder", "in_event_order"]
+__all__ = ["EPOCH", "EventOrder", "in_event_order", "wake_at"]

@@ -80,17 +80,22 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     return Run(home, proc, report, _history(env, "executions"), _history(env, "pnl"))
 
 
-def _history(env: dict[str, str], kind: str, *extra: str) -> list[dict[str, Any]]:
-    """``pulsearb history KIND --format json`` as the report tells a user to run it."""
-    out = subprocess.run(
-        [sys.executable, "-m", "ops", "history", kind, "--format", "json", "--limit", "100000", *extra],
+def _pulsearb(env: dict[str, str], *args: str, timeout_s: float = 120) -> str:
+    """A ``pulsearb`` command in its own process, as a user runs it; its standard output."""
+    return subprocess.run(
+        [sys.executable, "-m", "ops", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout_s,
         check=True,
     ).stdout
+
+
+def _history(env: dict[str, str], kind: str, *extra: str) -> list[dict[str, Any]]:
+    """``pulsearb history KIND --format json`` as the report tells a user to run it."""
+    out = _pulsearb(env, "history", kind, "--format", "json", "--limit", "100000", *extra)
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
@@ -186,15 +191,7 @@ def test_a_backtest_of_the_run_finds_its_cross_dex_opportunities(run: Run) -> No
     only a small difference is allowed."""
     env = _env(run.home)
     spec = run.home / "chain" / "specs" / "cross_dex.yaml"
-    subprocess.run(
-        [sys.executable, "-m", "ops", "backtest", "--spec", str(spec), "--run-id", "bt-up", "--format", "json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
+    _pulsearb(env, "backtest", "--spec", str(spec), "--run-id", "bt-up", "--format", "json", timeout_s=300)
     fields = ("id", "amount_in", "net_profit", "block_number", "pools", "detected")
     live = {r["id"]: {f: r[f] for f in fields} for r in _history(env, "opportunities", "--strategy", "cross_dex")}
     back = {r["id"]: {f: r[f] for f in fields} for r in _history(env, "opportunities", "--run", "bt-up")}
