@@ -38,6 +38,8 @@ def test_bad_settings_are_one_line_naming_the_field(tmp_path: Path) -> None:
         detector.check_spec(load_spec(_spec(tmp_path, "inputs: {topics: [nope]}\n")))
     with pytest.raises(ConfigError, match=r"strategy.params.join_by: expected pair, graph or '', got 'venue'"):
         detector.check_spec(load_spec(_spec(tmp_path, "", "join_by: venue")))
+    with pytest.raises(ConfigError, match=r"s.yaml:4: clock.hold_ms: expected less than the allowed lateness \(300 ms"):
+        detector.check_spec(load_spec(_spec(tmp_path, "clock: {wait_for_system_ms: 300, hold_ms: 300}\n")))
 
 
 def test_window_types_map_to_bytewax_windowers(tmp_path: Path) -> None:
